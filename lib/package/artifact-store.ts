@@ -1,0 +1,194 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { acknowledge } from '../core/acknowledgements';
+import { checkIntegerRange, isUnresolved, ProblemCollector } from '../core/errors';
+
+/**
+ * Props for {@link ArtifactStore}.
+ */
+export interface ArtifactStoreProps {
+  /**
+   * An existing bucket to use instead of creating one. Its name must not
+   * contain dots (Greengrass refuses artifact buckets with dots in the name).
+   * Nothing is created when it is given: versioning, logging and encryption
+   * are the bucket owner's job.
+   *
+   * @default - a new bucket is created
+   */
+  readonly bucket?: s3.IBucket;
+
+  /**
+   * The KMS key that encrypts objects in the store. With an existing bucket,
+   * give the key it is encrypted with so grants include it.
+   *
+   * @default - with a new bucket, a new customer managed key with rotation;
+   * with an existing bucket, `bucket.encryptionKey`
+   */
+  readonly encryptionKey?: kms.IKey;
+
+  /**
+   * Bucket that receives the server access logs of a new store.
+   *
+   * @default - a new bucket, encrypted with S3 managed keys (access log
+   * delivery cannot use a customer managed key)
+   */
+  readonly serverAccessLogsBucket?: s3.IBucket;
+
+  /**
+   * How long old (noncurrent) versions of objects are kept.
+   *
+   * @default Duration.days(90)
+   */
+  readonly noncurrentVersionExpiration?: Duration;
+
+  /**
+   * What happens to a new bucket and key when the stack is deleted.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The S3 bucket that holds models, compiled artifacts, packages and reports.
+ *
+ * A new store has a customer managed KMS key with rotation, versioning, block
+ * public access, TLS-only access, server access logs, a lifecycle rule for
+ * old versions and EventBridge notifications on. Access is granted by key
+ * prefix with {@link ArtifactStore.grantRead} and {@link ArtifactStore.grantWrite}.
+ */
+export class ArtifactStore extends Construct {
+  /** Prefix of the source models (the inputs of compilation). */
+  public static readonly MODEL_PREFIX = 'models/';
+  /** Prefix of compiled artifacts written by SageMaker Neo. */
+  public static readonly COMPILED_PREFIX = 'compiled/';
+  /** Prefix of packaged Greengrass artifacts. */
+  public static readonly PACKAGE_PREFIX = 'packages/';
+  /** Prefix of run reports. */
+  public static readonly REPORT_PREFIX = 'reports/';
+
+  /** The bucket. */
+  public readonly bucket: s3.IBucket;
+  /** The key objects are encrypted with, when there is one. */
+  public readonly encryptionKey?: kms.IKey;
+
+  constructor(scope: Construct, id: string, props: ArtifactStoreProps = {}) {
+    super(scope, id);
+    const problems = new ProblemCollector();
+    checkIntegerRange(problems, 'noncurrentVersionExpiration', props.noncurrentVersionExpiration?.toDays(), 1, 3650, 'days');
+    if (props.bucket) {
+      const name = props.bucket.bucketName;
+      if (!isUnresolved(name) && name.includes('.')) {
+        problems.add('bucket', name, 'Greengrass v2 cannot read artifacts from a bucket whose name has dots: use a bucket without dots.');
+      }
+      if (props.serverAccessLogsBucket || props.noncurrentVersionExpiration || props.removalPolicy) {
+        problems.add('bucket', name,
+          'serverAccessLogsBucket, noncurrentVersionExpiration and removalPolicy apply only to a new bucket: drop them or drop bucket.');
+      }
+    }
+    problems.throwIfAny(this);
+
+    if (props.bucket) {
+      this.bucket = props.bucket;
+      this.encryptionKey = props.encryptionKey ?? props.bucket.encryptionKey;
+      return;
+    }
+
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const key = props.encryptionKey ?? new kms.Key(this, 'Key', {
+      description: `cdk-edge-model-pipeline artifact store ${this.node.path}`,
+      enableKeyRotation: true,
+      removalPolicy,
+    });
+    this.encryptionKey = key;
+
+    let logsBucket = props.serverAccessLogsBucket;
+    if (!logsBucket) {
+      const created = new s3.Bucket(this, 'AccessLogs', {
+        encryption: s3.BucketEncryption.S3_MANAGED,
+        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+        enforceSSL: true,
+        versioned: true,
+        objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(90), abortIncompleteMultipartUploadAfter: Duration.days(7) }],
+        removalPolicy,
+      });
+      acknowledge(created, 'ACCESS_LOG_BUCKET_HAS_NO_LOGS');
+      acknowledge(created, 'ACCESS_LOG_BUCKET_SSE_S3');
+      acknowledge(created, 'NO_REPLICATION');
+      logsBucket = created;
+    }
+
+    const bucket = new s3.Bucket(this, 'Resource', {
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: key,
+      bucketKeyEnabled: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      versioned: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: logsBucket,
+      serverAccessLogsPrefix: 'artifact-store/',
+      eventBridgeEnabled: true,
+      lifecycleRules: [{
+        id: 'ExpireOldVersions',
+        noncurrentVersionExpiration: props.noncurrentVersionExpiration ?? Duration.days(90),
+        abortIncompleteMultipartUploadAfter: Duration.days(7),
+      }],
+      removalPolicy,
+    });
+    acknowledge(bucket, 'NO_REPLICATION');
+    this.bucket = bucket;
+  }
+
+  /** The `s3://` URI of `key` in the store. */
+  public s3Uri(key: string): string {
+    return `s3://${this.bucket.bucketName}/${key}`;
+  }
+
+  /**
+   * Lets `grantee` read objects under `prefix` (and list that prefix).
+   *
+   * @param prefix a key prefix such as `ArtifactStore.MODEL_PREFIX`; '' for the whole bucket
+   */
+  public grantRead(grantee: iam.IGrantable, prefix: string): iam.Grant {
+    const grant = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:GetObject', 's3:GetObjectVersion'],
+      resourceArns: [this.bucket.arnForObjects(`${prefix}*`)],
+    });
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:ListBucket'],
+      resourceArns: [this.bucket.bucketArn],
+      conditions: { StringLike: { 's3:prefix': [`${prefix}*`] } },
+    });
+    this.encryptionKey?.grantDecrypt(grantee);
+    return grant;
+  }
+
+  /**
+   * Lets `grantee` write objects under `prefix`. Nothing else: no delete, no
+   * reads outside the prefix.
+   *
+   * @param prefix a key prefix such as `ArtifactStore.COMPILED_PREFIX`
+   */
+  public grantWrite(grantee: iam.IGrantable, prefix: string): iam.Grant {
+    const grant = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
+      resourceArns: [this.bucket.arnForObjects(`${prefix}*`)],
+    });
+    // Multipart uploads with SSE-KMS need both data-key generation and decrypt.
+    this.encryptionKey?.grant(grantee, 'kms:GenerateDataKey', 'kms:Decrypt');
+    return grant;
+  }
+
+  /** The ARN pattern of every object under `prefix`. */
+  public arnForObjects(prefix: string): string {
+    return this.bucket.arnForObjects(`${prefix}*`);
+  }
+}
