@@ -7,3 +7,4 @@ export * from './compile/input-shape';
 export * from './compile/model-source';
 export * from './compile/variant';
 export * from './compile/neo-compilation';
+export * from './core/state-machine';

@@ -6,7 +6,8 @@ import { Construct } from 'constructs';
 import { checkIntegerRange, isUnresolved, ProblemCollector } from '../core/errors';
 import { BundledHandler } from '../core/handler';
 import { NAME_PREFIX_MAX, NAME_PREFIX_PATTERN, VARIANT_NAME_MAX, VARIANT_NAME_PATTERN, slug } from '../core/naming';
-import { ArtifactStore } from '../package/artifact-store';
+import { ArtifactStore, grantBucketObjectsRead, grantObjectRead } from '../package/artifact-store';
+import { acknowledge, nagResource } from '../core/acknowledgements';
 import { CompilerOptions } from './compiler-options';
 import { inputListProblems, renderDataInputConfig } from './input-shape';
 import { ModelSource, ModelSourceKind } from './model-source';
@@ -373,6 +374,15 @@ export class NeoCompilation extends sfn.StateMachineFragment {
       retryOnServiceExceptions: true,
     });
 
+    // The state machine role is the user's: acknowledge, stack-wide, only the
+    // findings that name this fragment's own resources.
+    const stackScope = Stack.of(this);
+    acknowledge(stackScope, 'COMPILATION_JOB_PREFIX', [nagResource(this, jobArnPattern)]);
+    acknowledge(stackScope, 'LAMBDA_INVOKE_VERSIONS', [
+      nagResource(this, `${preflight.function.functionArn}:*`),
+      nagResource(this, `${summary.function.functionArn}:*`),
+    ]);
+
     preflightState.next(map);
     map.next(summaryState);
     this.startState = preflightState;
@@ -390,31 +400,26 @@ export class NeoCompilation extends sfn.StateMachineFragment {
     });
     this.grantModelRead(props.model, props.store, role);
     props.store.grantWrite(role, ArtifactStore.COMPILED_PREFIX);
+    const logGroupArn = stack.formatArn({
+      service: 'logs',
+      resource: 'log-group',
+      resourceName: '/aws/sagemaker/CompilationJobs',
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    const logStreamsArn = `${logGroupArn}:log-stream:*`;
     role.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
-      resources: [
-        stack.formatArn({
-          service: 'logs',
-          resource: 'log-group',
-          resourceName: '/aws/sagemaker/CompilationJobs',
-          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-        }),
-        stack.formatArn({
-          service: 'logs',
-          resource: 'log-group',
-          resourceName: '/aws/sagemaker/CompilationJobs:log-stream:*',
-          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-        }),
-      ],
+      resources: [logGroupArn, logStreamsArn],
     }));
+    acknowledge(role, 'NEO_LOG_STREAMS', [nagResource(role, logStreamsArn)]);
     return role;
   }
 
   private grantModelRead(model: ModelSource, store: ArtifactStore, grantee: iam.IGrantable): void {
     if (model.kind === ModelSourceKind.BUCKET) {
-      model.bucket!.grantRead(grantee, model.key);
+      grantObjectRead(model.bucket!, model.key!, grantee);
     } else if (model.bucket) {
-      model.bucket.grantRead(grantee);
+      grantBucketObjectsRead(model.bucket, grantee);
     } else {
       // Models named at run time, and package data without a bucket, live under models/ in the store.
       store.grantRead(grantee, ArtifactStore.MODEL_PREFIX);

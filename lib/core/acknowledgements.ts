@@ -1,55 +1,102 @@
-import { CfnResource, Validations } from 'aws-cdk-lib';
+import { CfnResource, Stack, Validations } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 
 /**
  * Every cdk-nag and Control Tower guard finding this library acknowledges,
  * with the reason, in one place an auditor can read.
  *
- * `nag` ids are cdk-nag rule ids (a finding id in brackets narrows it to one
- * finding); `guard` ids are Control Tower guard rule names, suppressed on the
- * one resource through its `guard.SuppressedRules` metadata.
+ * `rule` is a cdk-nag rule id (`AwsSolutions-…`) or a Control Tower control
+ * id (`CT.…`). cdk-nag findings are acknowledged through CDK `Validations`,
+ * one finding at a time where the rule reports findings; Control Tower
+ * findings are recorded in the resource's `cdk-edge-model-pipeline:acknowledged`
+ * metadata (control id → reason), which the library's compliance tests honour.
  */
 export const ACKNOWLEDGEMENTS = {
   ACCESS_LOG_BUCKET_HAS_NO_LOGS: {
-    nag: ['AwsSolutions-S1'],
-    guard: ['CT.S3.PR.2'],
+    rules: ['AwsSolutions-S1', 'CT.S3.PR.2'],
     reason: 'This bucket receives the server access logs of the artifact store; logging it into itself would loop.',
   },
   ACCESS_LOG_BUCKET_SSE_S3: {
-    nag: [],
-    guard: ['CT.S3.PR.10'],
+    rules: ['CT.S3.PR.10'],
     reason: 'S3 server access log delivery supports only SSE-S3 on the target bucket, not a customer managed KMS key.',
   },
-  NO_REPLICATION: {
-    nag: [],
-    guard: ['CT.S3.PR.9'],
-    reason: 'Cross-Region replication is a disaster-recovery choice of the deploying team (Greengrass needs artifacts in the same Region); the store is versioned so nothing is lost.',
+  NO_OBJECT_LOCK: {
+    rules: ['CT.S3.PR.9'],
+    reason: 'Object Lock would stop the lifecycle rules from removing old versions; the bucket is versioned and its objects are content-addressed, so nothing is overwritten.',
+  },
+  OBJECT_PREFIX_WILDCARD: {
+    rules: ['AwsSolutions-IAM5'],
+    reason: 'Access is scoped to one key prefix of the artifact store; the object keys below it are made per run and cannot be known at deploy time.',
+  },
+  NEO_LOG_STREAMS: {
+    rules: ['AwsSolutions-IAM5'],
+    reason: 'SageMaker Neo writes one log stream per compilation job in /aws/sagemaker/CompilationJobs; the stream names are made by the service.',
+  },
+  COMPILATION_JOB_PREFIX: {
+    rules: ['AwsSolutions-IAM5'],
+    reason: 'Compilation jobs are named per run; the policy is scoped to the job names that start with this pipeline\'s name prefix.',
+  },
+  LAMBDA_INVOKE_VERSIONS: {
+    rules: ['AwsSolutions-IAM5'],
+    reason: 'The Step Functions Lambda integration is granted the function and its versions (function ARN with :*); nothing else.',
+  },
+  STATE_MACHINE_LOGS_AND_TRACING: {
+    rules: ['AwsSolutions-IAM5'],
+    reason: 'CloudWatch Logs vended-log delivery (logs:CreateLogDelivery and related) and X-Ray (xray:PutTraceSegments and related) support only Resource "*" (Service Authorization Reference).',
+  },
+  HANDLER_OUTSIDE_VPC: {
+    rules: ['CT.LAMBDA.PR.3'],
+    reason: 'The handlers call only AWS APIs (S3), over TLS with IAM; they reach no private network resource, so a VPC would add NAT or endpoint cost and no protection.',
   },
 } as const;
 
 /** A key of {@link ACKNOWLEDGEMENTS}. */
 export type AcknowledgementKey = keyof typeof ACKNOWLEDGEMENTS;
 
+const METADATA_KEY = 'cdk-edge-model-pipeline:acknowledged';
+
 /**
- * Acknowledges the findings under `key` on `scope` (cdk-nag, through
- * `Validations`) and on its CloudFormation resource (guard, through metadata).
+ * Acknowledges the findings under `key` on `scope`.
+ *
+ * @param findings for rules that report findings (AwsSolutions-IAM5), the
+ * findings to acknowledge, such as `Resource::arn:…/compiled/*`; build them
+ * with {@link nagResource}. Without findings the whole rule is acknowledged.
  */
-export function acknowledge(scope: IConstruct, key: AcknowledgementKey): void {
-  const entry: { nag: readonly string[]; guard: readonly string[]; reason: string } = ACKNOWLEDGEMENTS[key];
-  for (const id of entry.nag) {
-    Validations.of(scope).acknowledge({ id, reason: entry.reason });
+export function acknowledge(scope: IConstruct, key: AcknowledgementKey, findings: string[] = []): void {
+  const entry: { rules: readonly string[]; reason: string } = ACKNOWLEDGEMENTS[key];
+  for (const rule of entry.rules) {
+    if (rule.startsWith('CT.')) {
+      const resource = findCfnResource(scope);
+      if (!resource) throw new Error(`cdk-edge-model-pipeline: ${scope.node.path} has no CloudFormation resource to acknowledge ${rule} on`);
+      const reasons = { ...((resource.getMetadata(METADATA_KEY) as Record<string, string> | undefined) ?? {}) };
+      reasons[rule] = entry.reason;
+      resource.addMetadata(METADATA_KEY, reasons);
+    } else if (findings.length === 0) {
+      Validations.of(scope).acknowledge({ id: rule, reason: entry.reason });
+    } else {
+      for (const finding of findings) Validations.of(scope).acknowledge({ id: `${rule}[${finding}]`, reason: entry.reason });
+    }
   }
-  if (entry.guard.length === 0) return;
-  const resource = findCfnResource(scope);
-  if (!resource) {
-    throw new Error(`cdk-edge-model-pipeline: cannot acknowledge guard rules ${entry.guard.join(', ')} on ${scope.node.path}: it has no CloudFormation resource`);
+}
+
+/**
+ * The form cdk-nag gives a resource in an AwsSolutions-IAM5 finding:
+ * `Resource::` and the ARN with every reference written `<LogicalId.Attr>`.
+ */
+export function nagResource(scope: IConstruct, arn: string): string {
+  return `Resource::${render(Stack.of(scope).resolve(arn))}`;
+}
+
+function render(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const v = value as Record<string, unknown>;
+  if ('Ref' in v) return `<${v.Ref as string}>`;
+  if ('Fn::GetAtt' in v) return `<${(v['Fn::GetAtt'] as string[]).join('.')}>`;
+  if ('Fn::Join' in v) {
+    const [sep, parts] = v['Fn::Join'] as [string, unknown[]];
+    return parts.map(render).join(sep);
   }
-  const existing = (resource.getMetadata('guard') as { SuppressedRules?: string[] } | undefined)?.SuppressedRules ?? [];
-  const rules = [...new Set([...existing, ...entry.guard])].sort();
-  resource.addMetadata('guard', { SuppressedRules: rules });
-  const reasons = (resource.getMetadata('cdk-edge-model-pipeline:acknowledged') as Record<string, string> | undefined) ?? {};
-  for (const rule of entry.guard) reasons[rule] = entry.reason;
-  resource.addMetadata('cdk-edge-model-pipeline:acknowledged', reasons);
+  return JSON.stringify(value);
 }
 
 function findCfnResource(scope: IConstruct): CfnResource | undefined {

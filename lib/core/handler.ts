@@ -5,6 +5,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { acknowledge } from './acknowledgements';
+import { logEncryptionKey } from './keys';
 
 /** Options for {@link BundledHandler}. @internal */
 export interface BundledHandlerProps {
@@ -51,6 +53,7 @@ export class BundledHandler extends Construct {
     super(scope, id);
     const logGroup = new logs.LogGroup(this, 'Logs', {
       retention: logs.RetentionDays.ONE_YEAR,
+      encryptionKey: logEncryptionKey(this),
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.role = new iam.Role(this, 'Role', {
@@ -72,5 +75,6 @@ export class BundledHandler extends Construct {
       environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
     });
     logGroup.grantWrite(this.role);
+    acknowledge(this.function, 'HANDLER_OUTSIDE_VPC');
   }
 }

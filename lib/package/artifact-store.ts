@@ -1,10 +1,13 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { acknowledge } from '../core/acknowledgements';
+import { acknowledge, nagResource } from '../core/acknowledgements';
+import { createKey } from '../core/keys';
 import { checkIntegerRange, isUnresolved, ProblemCollector } from '../core/errors';
+
+const ACCESS_LOG_PREFIX = 'artifact-store/';
 
 /**
  * Props for {@link ArtifactStore}.
@@ -98,9 +101,8 @@ export class ArtifactStore extends Construct {
     }
 
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    const key = props.encryptionKey ?? new kms.Key(this, 'Key', {
-      description: `cdk-edge-model-pipeline artifact store ${this.node.path}`,
-      enableKeyRotation: true,
+    const key = props.encryptionKey ?? createKey(this, 'Key', {
+      description: 'cdk-edge-model-pipeline: encrypts the artifact store (models, compiled artifacts, packages, reports)',
       removalPolicy,
     });
     this.encryptionKey = key;
@@ -116,9 +118,10 @@ export class ArtifactStore extends Construct {
         lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(90), abortIncompleteMultipartUploadAfter: Duration.days(7) }],
         removalPolicy,
       });
+      (created.node.defaultChild as s3.CfnBucket).notificationConfiguration = { eventBridgeConfiguration: { eventBridgeEnabled: true } };
       acknowledge(created, 'ACCESS_LOG_BUCKET_HAS_NO_LOGS');
       acknowledge(created, 'ACCESS_LOG_BUCKET_SSE_S3');
-      acknowledge(created, 'NO_REPLICATION');
+      acknowledge(created, 'NO_OBJECT_LOCK');
       logsBucket = created;
     }
 
@@ -130,9 +133,6 @@ export class ArtifactStore extends Construct {
       enforceSSL: true,
       versioned: true,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      serverAccessLogsBucket: logsBucket,
-      serverAccessLogsPrefix: 'artifact-store/',
-      eventBridgeEnabled: true,
       lifecycleRules: [{
         id: 'ExpireOldVersions',
         noncurrentVersionExpiration: props.noncurrentVersionExpiration ?? Duration.days(90),
@@ -140,8 +140,28 @@ export class ArtifactStore extends Construct {
       }],
       removalPolicy,
     });
-    acknowledge(bucket, 'NO_REPLICATION');
+    acknowledge(bucket, 'NO_OBJECT_LOCK');
     this.bucket = bucket;
+
+    // Set logging and EventBridge on the CloudFormation resource directly:
+    // access logs go through a bucket policy (no ACLs), and EventBridge needs
+    // no custom resource.
+    const cfnBucket = bucket.node.defaultChild as s3.CfnBucket;
+    cfnBucket.loggingConfiguration = {
+      destinationBucketName: logsBucket.bucketName,
+      logFilePrefix: ACCESS_LOG_PREFIX,
+    };
+    cfnBucket.notificationConfiguration = { eventBridgeConfiguration: { eventBridgeEnabled: true } };
+    logsBucket.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'S3ServerAccessLogsPolicy',
+      principals: [new iam.ServicePrincipal('logging.s3.amazonaws.com')],
+      actions: ['s3:PutObject'],
+      resources: [logsBucket.arnForObjects(`${ACCESS_LOG_PREFIX}*`)],
+      conditions: {
+        ArnLike: { 'aws:SourceArn': bucket.bucketArn },
+        StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
+      },
+    }));
   }
 
   /** The `s3://` URI of `key` in the store. */
@@ -155,6 +175,7 @@ export class ArtifactStore extends Construct {
    * @param prefix a key prefix such as `ArtifactStore.MODEL_PREFIX`; '' for the whole bucket
    */
   public grantRead(grantee: iam.IGrantable, prefix: string): iam.Grant {
+    acknowledgePrefix(grantee, this.bucket.arnForObjects(`${prefix}*`));
     const grant = iam.Grant.addToPrincipal({
       grantee,
       actions: ['s3:GetObject', 's3:GetObjectVersion'],
@@ -177,6 +198,7 @@ export class ArtifactStore extends Construct {
    * @param prefix a key prefix such as `ArtifactStore.COMPILED_PREFIX`
    */
   public grantWrite(grantee: iam.IGrantable, prefix: string): iam.Grant {
+    acknowledgePrefix(grantee, this.bucket.arnForObjects(`${prefix}*`));
     const grant = iam.Grant.addToPrincipal({
       grantee,
       actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
@@ -191,4 +213,37 @@ export class ArtifactStore extends Construct {
   public arnForObjects(prefix: string): string {
     return this.bucket.arnForObjects(`${prefix}*`);
   }
+}
+
+/** Acknowledges the one prefix wildcard a grant adds, on the grantee's role. */
+function acknowledgePrefix(grantee: iam.IGrantable, objectsArn: string): void {
+  const principal = grantee.grantPrincipal;
+  if (principal instanceof iam.Role) acknowledge(principal, 'OBJECT_PREFIX_WILDCARD', [nagResource(principal, objectsArn)]);
+}
+
+/**
+ * Lets `grantee` read one object (all its versions), and decrypt it when the
+ * bucket has a KMS key: narrower than `IBucket.grantRead`, which adds
+ * wildcard actions and the bucket itself.
+ */
+export function grantObjectRead(bucket: s3.IBucket, key: string, grantee: iam.IGrantable): iam.Grant {
+  const grant = iam.Grant.addToPrincipal({
+    grantee,
+    actions: ['s3:GetObject', 's3:GetObjectVersion'],
+    resourceArns: [bucket.arnForObjects(key)],
+  });
+  bucket.encryptionKey?.grantDecrypt(grantee);
+  return grant;
+}
+
+/** Lets `grantee` read every object of `bucket` (and decrypt them). */
+export function grantBucketObjectsRead(bucket: s3.IBucket, grantee: iam.IGrantable): iam.Grant {
+  acknowledgePrefix(grantee, bucket.arnForObjects('*'));
+  const grant = iam.Grant.addToPrincipal({
+    grantee,
+    actions: ['s3:GetObject', 's3:GetObjectVersion'],
+    resourceArns: [bucket.arnForObjects('*')],
+  });
+  bucket.encryptionKey?.grantDecrypt(grantee);
+  return grant;
 }

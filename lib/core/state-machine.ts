@@ -1,0 +1,60 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { acknowledge } from './acknowledgements';
+import { checkIntegerRange, ProblemCollector } from './errors';
+import { logEncryptionKey } from './keys';
+
+/**
+ * Props for {@link PipelineStateMachine}.
+ */
+export interface PipelineStateMachineProps {
+  /** The states to run, such as a `NeoCompilation` fragment. */
+  readonly definition: sfn.IChainable;
+  /**
+   * The longest a run may take: 1 minute to 365 days.
+   *
+   * @default Duration.days(7)
+   */
+  readonly timeout?: Duration;
+  /**
+   * How long execution logs are kept.
+   *
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * A Standard state machine set up as an auditor expects: execution logs at
+ * level ALL (with data) in a KMS-encrypted log group with a retention
+ * period, X-Ray tracing on, and a run timeout.
+ */
+export class PipelineStateMachine extends Construct {
+  /** The state machine. */
+  public readonly stateMachine: sfn.StateMachine;
+  /** The log group that receives the execution logs. */
+  public readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: PipelineStateMachineProps) {
+    super(scope, id);
+    const problems = new ProblemCollector();
+    checkIntegerRange(problems, 'timeout', props.timeout?.toSeconds(), 60, 365 * 24 * 3600, 'seconds');
+    problems.throwIfAny(this);
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      encryptionKey: logEncryptionKey(this),
+      retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'Resource', {
+      definitionBody: sfn.DefinitionBody.fromChainable(props.definition),
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      timeout: props.timeout ?? Duration.days(7),
+      tracingEnabled: true,
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+    });
+    acknowledge(this.stateMachine.role, 'STATE_MACHINE_LOGS_AND_TRACING', ['Resource::*']);
+  }
+}
