@@ -77,7 +77,7 @@ function check(model: ServiceModel, shapeName: string, value: unknown, where: st
       }
       const members = shape.members ?? {};
       const byFolded = new Map(Object.keys(members).map((m) => [foldFirst(m), m]));
-      const given = new Map(Object.keys(value).map((k) => [foldFirst(k), k]));
+      const given = new Map(Object.entries(value).filter(([, v]) => v !== undefined).map(([k]) => [foldFirst(k), k]));
       for (const required of shape.required ?? []) {
         if (!given.has(foldFirst(required))) errors.push(`${where}: required member ${required} is missing (${shapeName})`);
       }

@@ -11,3 +11,6 @@ if (typeof Promise.withResolvers !== 'function') {
     return { promise, resolve, reject };
   };
 }
+
+// The handlers log one JSON line per event; the tests assert on results instead.
+process.env.LOG_LEVEL = process.env.LOG_LEVEL || 'OFF';

@@ -111,6 +111,8 @@ export interface RunResult {
   readonly cause?: string;
   /** Names of the states entered, in order (Map iterations included). */
   readonly entered: string[];
+  /** Names of the states retried, one per retry. */
+  readonly retried: string[];
   /** How many state transitions Step Functions would bill for this run. */
   readonly transitions: number;
 }
@@ -124,14 +126,16 @@ export async function runDefinition(definition: Json, input: Json, options: RunO
   const missing = tasks.filter((t) => !options.handlers[t]);
   if (missing.length) throw new Error(`no test handler for Task state(s) ${missing.join(', ')}: they would call AWS`);
   const waits: Record<string, number> = {};
-  const collectWaits = (states: Record<string, Record<string, unknown>>) => {
+  const retries: Record<string, number> = {};
+  const collect = (states: Record<string, Record<string, unknown>>) => {
     for (const [name, state] of Object.entries(states)) {
       if (state.Type === 'Wait') waits[name] = 0;
+      if (state.Retry) retries[name] = 0;
       const processor = (state.ItemProcessor ?? state.Iterator) as { States: Record<string, Record<string, unknown>> } | undefined;
-      if (processor) collectWaits(processor.States);
+      if (processor) collect(processor.States);
     }
   };
-  collectWaits((definition as { States: Record<string, Record<string, unknown>> }).States);
+  collect((definition as { States: Record<string, Record<string, unknown>> }).States);
 
   const machine = new StateMachine(definition as never, { validationOptions: { checkPaths: false, checkArn: false } });
   const handlers: Record<string, TaskHandler> = {};
@@ -139,7 +143,7 @@ export async function runDefinition(definition: Json, input: Json, options: RunO
     handlers[name] = async (taskInput: Json) => fn(taskInput);
   }
   const execution = machine.run(input as never, {
-    overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: waits },
+    overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: waits, retryIntervalOverrides: retries },
     context: options.context as never,
   });
   const entered = () => execution.eventLogs;
@@ -157,13 +161,17 @@ export async function runDefinition(definition: Json, input: Json, options: RunO
     cause = inner.message;
   }
   const names: string[] = [];
+  const retried: string[] = [];
   let transitions = 0;
   for await (const event of entered()) {
     if (event.type === 'StateEntered') {
       names.push(event.state.name);
       transitions++;
     }
-    if (event.type === 'StateRetried') transitions++;
+    if (event.type === 'StateRetried') {
+      retried.push(event.state.name);
+      transitions++;
+    }
   }
-  return { status, output, error, cause, entered: names, transitions };
+  return { status, output, error, cause, entered: names, retried, transitions };
 }
