@@ -48,6 +48,14 @@ export const ACKNOWLEDGEMENTS = {
     rules: ['CT.LAMBDA.PR.3'],
     reason: 'The handlers call only AWS APIs (S3), over TLS with IAM; they reach no private network resource, so a VPC would add NAT or endpoint cost and no protection.',
   },
+  HANDLER_INVOKED_SYNCHRONOUSLY: {
+    rules: ['Serverless-LambdaDLQ'],
+    reason: 'Step Functions invokes the handler synchronously and handles its errors (Retry/Catch); a dead-letter queue only receives asynchronous invocations.',
+  },
+  HANDLER_TRACING: {
+    rules: ['AwsSolutions-IAM5'],
+    reason: 'Active X-Ray tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support only Resource "*" (Service Authorization Reference).',
+  },
 } as const;
 
 /** A key of {@link ACKNOWLEDGEMENTS}. */

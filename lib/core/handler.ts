@@ -72,9 +72,12 @@ export class BundledHandler extends Construct {
       role: this.role,
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
+      tracing: lambda.Tracing.ACTIVE,
       environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
     });
     logGroup.grantWrite(this.role);
     acknowledge(this.function, 'HANDLER_OUTSIDE_VPC');
+    acknowledge(this.function, 'HANDLER_INVOKED_SYNCHRONOUSLY');
+    acknowledge(this.role, 'HANDLER_TRACING', ['Resource::*']);
   }
 }

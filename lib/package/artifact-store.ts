@@ -81,7 +81,7 @@ export class ArtifactStore extends Construct {
   constructor(scope: Construct, id: string, props: ArtifactStoreProps = {}) {
     super(scope, id);
     const problems = new ProblemCollector();
-    checkIntegerRange(problems, 'noncurrentVersionExpiration', props.noncurrentVersionExpiration?.toDays(), 1, 3650, 'days');
+    checkIntegerRange(problems, 'noncurrentVersionExpiration', props.noncurrentVersionExpiration?.toDays({ integral: false }), 1, 3650, 'days');
     if (props.bucket) {
       const name = props.bucket.bucketName;
       if (!isUnresolved(name) && name.includes('.')) {
