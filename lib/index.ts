@@ -1,4 +1,3 @@
-export * from './core/errors';
 export * from './package/artifact-store';
 export * from './compile/framework';
 export * from './compile/target';

@@ -81,7 +81,7 @@ export class InputShape {
     if (this.name === undefined && framework !== Framework.PYTORCH) {
       problems.push({ prop, value, fix: `${framework} inputs need the input name from the model graph: use InputShape.named() or give image({ name }).` });
     }
-    if (this.name !== undefined && !isUnresolved(this.name) && !/^[^"\\\u0000-\u001f]{1,256}$/.test(this.name)) {
+    if (this.name !== undefined && !isUnresolved(this.name) && !isPrintableName(this.name)) {
       problems.push({ prop: `${prop}.name`, value: JSON.stringify(this.name), fix: 'Use 1-256 printable characters without quotes or backslashes.' });
     }
     return problems;
@@ -129,4 +129,10 @@ export function renderDataInputConfig(framework: Framework, inputs: InputShape[]
     return JSON.stringify(inputs.map(shape));
   }
   return JSON.stringify(Object.fromEntries(inputs.map((i) => [i.name, shape(i)])));
+}
+
+/** 1-256 characters, none a control character, a quote or a backslash. */
+function isPrintableName(name: string): boolean {
+  if (name.length < 1 || name.length > 256) return false;
+  return [...name].every((ch) => ch.charCodeAt(0) >= 0x20 && ch !== '"' && ch !== '\\');
 }

@@ -4,7 +4,6 @@ import {
   CompilationTarget,
   CompilationVariant,
   CompilerOptions,
-  EdgePipelineValidationError,
   Framework,
   FrameworkVersion,
   InputShape,
@@ -17,6 +16,7 @@ import {
   TargetPlatformArch,
   TargetPlatformOs,
 } from '../../lib';
+import { EdgePipelineValidationError } from '../../lib/core/errors';
 
 const JETSON = CompilationTarget.device(TargetDevice.JETSON_NANO);
 const NVIDIA_PLATFORM = CompilationTarget.platform({ os: TargetPlatformOs.LINUX, arch: TargetPlatformArch.ARM64, accelerator: TargetPlatformAccelerator.NVIDIA });
@@ -165,7 +165,7 @@ describe('NeoCompilation refuses bad props at synth', () => {
     const err = problemsOf(() => compile({ namePrefix: 'Bad_Prefix', pollInterval: Duration.seconds(1), variants: [] }));
     expect(err.constructPath).toBe('Test/Compile');
     expect(err.problems).toHaveLength(3);
-    expect(err.message).toMatch(/^Invalid props for Test\/Compile \(3 problems\):\n  - namePrefix: got "Bad_Prefix"\. /);
+    expect(err.message).toMatch(/^Invalid props for Test\/Compile \(3 problems\):\n {2}- namePrefix: got "Bad_Prefix"\. /);
   });
 
   test('does not validate unresolved tokens', () => {

@@ -1,4 +1,4 @@
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { sdkStreamMixin } from '@smithy/util-stream';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -97,7 +97,7 @@ describe('inspectArchive on real archives', () => {
   });
 
   test('refuses an archive that is not gzip (a plain tar)', async () => {
-    const plainTar = require('node:zlib').gunzipSync(onnxArchive()) as Buffer;
+    const plainTar = gunzipSync(onnxArchive());
     await expect(inspectArchive(chunked(plainTar), 'ONNX', ['pixels'])).rejects.toThrow(/not a gzip-compressed tar archive: it does not start with the gzip signature/);
   });
 

@@ -2,7 +2,8 @@ import { App, CfnResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { ArtifactStore, EdgePipelineValidationError } from '../../lib';
+import { ArtifactStore } from '../../lib';
+import { EdgePipelineValidationError } from '../../lib/core/errors';
 import { expectCompliant } from '../support/compliance';
 
 function setup() {

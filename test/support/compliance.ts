@@ -18,7 +18,7 @@ export function nagFindings(stack: Stack, packs: NagPack[] = [new AwsSolutionsCh
   for (const pack of packs) {
     for (const v of pack.validateScope(stack).violations) {
       for (const r of v.violatingResources) {
-        findings.push({ rule: v.ruleName, resource: (r as { constructPath?: string }).constructPath ?? r.resourceLogicalId, description: v.description });
+        findings.push({ rule: v.ruleName, resource: (r as { constructPath?: string }).constructPath ?? r.resourceLogicalId ?? 'unknown', description: v.description });
       }
     }
   }

@@ -53,8 +53,8 @@ export class FakeNeo {
 
   /** The `$$` context: `State.EnteredTime` reads the fake clock. */
   public context(): Record<string, unknown> {
-    const self = this;
-    return { State: { get EnteredTime() { return new Date(self.now).toISOString(); } } };
+    const clock = () => this.now;
+    return { State: { get EnteredTime() { return new Date(clock()).toISOString(); } } };
   }
 
   public calls(operation: string): Record<string, unknown>[] {

@@ -1,0 +1,96 @@
+/**
+ * npm run bench: figures the issues ask for, as ratios measured in one run.
+ *
+ * 1. `cdk synth` of the example app, as a ratio to `cdk synth` of an app with
+ *    one empty stack (same CLI, same machine, interleaved runs, medians).
+ * 2. Step Functions state transitions per compile-minute of the Neo poll loop,
+ *    from a run of the synthesized definition in the local executor.
+ * 3. The size of each bundled handler.
+ */
+import '../test/support/polyfills';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { App, Stack } from 'aws-cdk-lib';
+import { ArtifactStore, CompilationTarget, Framework, InputShape, ModelSource, NeoCompilation, PipelineStateMachine, TargetDevice } from '../lib';
+import { fixture, makeTarGz } from '../test/support/archives';
+import { FakeNeo } from '../test/support/fake-neo';
+import { definitionOf, runDefinition } from '../test/support/state-machine';
+
+const ROOT = path.join(__dirname, '..');
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function timeSynth(app: string, out: string): number {
+  const start = process.hrtime.bigint();
+  execFileSync(path.join(ROOT, 'node_modules', '.bin', 'cdk'), ['synth', '--quiet', '--app', app, '--output', out], {
+    cwd: ROOT,
+    stdio: 'ignore',
+    env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true' },
+  });
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+function benchSynth(rounds: number): void {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-synth-'));
+  const example: number[] = [];
+  const empty: number[] = [];
+  try {
+    for (let i = 0; i < rounds; i++) {
+      empty.push(timeSynth('npx tsx bench/apps/empty.ts', path.join(out, `empty-${i}`)));
+      example.push(timeSynth('npx tsx bin/app.ts', path.join(out, `example-${i}`)));
+    }
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+  const ratio = median(example) / median(empty);
+  console.log(`cdk synth, compile example vs empty stack (${rounds} rounds, medians): ${median(example).toFixed(2)} s vs ${median(empty).toFixed(2)} s = ratio ${ratio.toFixed(2)}`);
+}
+
+async function benchTransitions(): Promise<void> {
+  const app = new App();
+  const stack = new Stack(app, 'Bench');
+  const store = new ArtifactStore(stack, 'Store');
+  const compile = new NeoCompilation(stack, 'Compile', {
+    store,
+    model: ModelSource.fromBucket(store.bucket, 'models/m.tar.gz', { framework: Framework.ONNX, inputs: [InputShape.named('pixels', [1, 64])] }),
+    variants: [{ target: CompilationTarget.device(TargetDevice.RASP4B) }],
+  });
+  new PipelineStateMachine(stack, 'Machine', { definition: compile });
+  const definition = definitionOf(stack);
+  const archive = makeTarGz({ 'model.onnx': fixture('onnx/mlp.onnx') });
+  for (const compileMinutes of [5, 20]) {
+    const polls = compileMinutes * 2; // default interval: 30 s
+    const fake = new FakeNeo({ rasp4b: { statuses: [...Array(polls - 1).fill('INPROGRESS'), 'COMPLETED'] } }, 30, archive);
+    const result = await runDefinition(definition, { runId: 'bench' }, { handlers: fake.handlers(), context: fake.context() });
+    if (result.status !== 'SUCCEEDED') throw new Error(`bench run failed: ${result.error} ${result.cause}`);
+    const loop = result.entered.filter((s) => ['WaitForCompilation', 'DescribeCompilationJob', 'CheckCompilationStatus'].includes(s)).length;
+    console.log(`poll loop, ${compileMinutes}-minute compile, 30 s interval: ${loop} transitions in the loop = ${(loop / compileMinutes).toFixed(2)} per compile-minute (target <= 6); ${result.transitions} for the whole one-variant run`);
+  }
+}
+
+function benchBundles(): void {
+  const dir = path.join(ROOT, 'dist', 'lambda');
+  for (const name of fs.readdirSync(dir).sort()) {
+    const size = fs.statSync(path.join(dir, name, 'index.js')).size;
+    console.log(`handler bundle ${name}: ${(size / 1024).toFixed(1)} KiB`);
+  }
+}
+
+async function main(): Promise<void> {
+  process.env.LOG_LEVEL = 'OFF';
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+  benchSynth(rounds);
+  await benchTransitions();
+  benchBundles();
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
