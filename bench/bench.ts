@@ -12,8 +12,8 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App, Stack } from 'aws-cdk-lib';
-import { ArtifactStore, CompilationTarget, Framework, InputShape, ModelSource, NeoCompilation, PipelineStateMachine, TargetDevice } from '../lib';
+import { CompilationTarget, TargetDevice } from '../lib';
+import { compileStack, POLL_LOOP_STATES } from '../test/support/compile-stack';
 import { fixture, makeTarGz } from '../test/support/archives';
 import { FakeNeo } from '../test/support/fake-neo';
 import { definitionOf, runDefinition } from '../test/support/state-machine';
@@ -53,15 +53,7 @@ function benchSynth(rounds: number): void {
 }
 
 async function benchTransitions(): Promise<void> {
-  const app = new App();
-  const stack = new Stack(app, 'Bench');
-  const store = new ArtifactStore(stack, 'Store');
-  const compile = new NeoCompilation(stack, 'Compile', {
-    store,
-    model: ModelSource.fromBucket(store.bucket, 'models/m.tar.gz', { framework: Framework.ONNX, inputs: [InputShape.named('pixels', [1, 64])] }),
-    variants: [{ target: CompilationTarget.device(TargetDevice.RASP4B) }],
-  });
-  new PipelineStateMachine(stack, 'Machine', { definition: compile });
+  const { stack } = compileStack({ variants: [{ target: CompilationTarget.device(TargetDevice.RASP4B) }] });
   const definition = definitionOf(stack);
   const archive = makeTarGz({ 'model.onnx': fixture('onnx/mlp.onnx') });
   for (const compileMinutes of [5, 20]) {
@@ -69,7 +61,7 @@ async function benchTransitions(): Promise<void> {
     const fake = new FakeNeo({ rasp4b: { statuses: [...Array(polls - 1).fill('INPROGRESS'), 'COMPLETED'] } }, 30, archive);
     const result = await runDefinition(definition, { runId: 'bench' }, { handlers: fake.handlers(), context: fake.context() });
     if (result.status !== 'SUCCEEDED') throw new Error(`bench run failed: ${result.error} ${result.cause}`);
-    const loop = result.entered.filter((s) => ['WaitForCompilation', 'DescribeCompilationJob', 'CheckCompilationStatus'].includes(s)).length;
+    const loop = result.entered.filter((s) => POLL_LOOP_STATES.includes(s)).length;
     console.log(`poll loop, ${compileMinutes}-minute compile, 30 s interval: ${loop} transitions in the loop = ${(loop / compileMinutes).toFixed(2)} per compile-minute (target <= 6); ${result.transitions} for the whole one-variant run`);
   }
 }

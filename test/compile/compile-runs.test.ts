@@ -1,57 +1,17 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
-import {
-  ArtifactStore,
-  CompilationTarget,
-  CompilerOptions,
-  Framework,
-  InputShape,
-  ModelSource,
-  NeoCompilation,
-  PipelineStateMachine,
-  TargetDevice,
-  TargetPlatformAccelerator,
-  TargetPlatformArch,
-  TargetPlatformOs,
-  VariantFailurePolicy,
-} from '../../lib';
+import { Duration } from 'aws-cdk-lib';
+import { CompilationTarget, ModelSource, TargetDevice, VariantFailurePolicy } from '../../lib';
+import { CompileStackOptions, compileStack, DIGITS_MODEL, POLL_LOOP_STATES } from '../support/compile-stack';
 import { fixture, makeTarGz } from '../support/archives';
 import { FakeNeo, JobScript } from '../support/fake-neo';
 import { definitionOf, expectValidAsl, runDefinition } from '../support/state-machine';
 
 const ARCHIVE = makeTarGz({ 'model.onnx': fixture('onnx/mlp.onnx') });
 
-interface BuildOptions {
-  readonly policy?: VariantFailurePolicy;
-  readonly budget?: Duration;
-  readonly source?: (store: ArtifactStore) => ModelSource;
-  readonly maxConcurrency?: number;
-}
-
-/** Three variants: a device, a CPU platform and an NVIDIA platform. */
-function build(options: BuildOptions = {}) {
-  const app = new App();
-  const stack = new Stack(app, 'Test');
-  const store = new ArtifactStore(stack, 'Store');
-  const description = { framework: Framework.ONNX, inputs: [InputShape.named('pixels', [1, 64])] };
-  const compile = new NeoCompilation(stack, 'Compile', {
-    store,
-    namePrefix: 'digits',
-    model: options.source ? options.source(store) : ModelSource.fromBucket(store.bucket, 'models/digits/model.tar.gz', description),
-    variants: [
-      { target: CompilationTarget.device(TargetDevice.RASP4B) },
-      { target: CompilationTarget.platform({ os: TargetPlatformOs.LINUX, arch: TargetPlatformArch.X86_64 }) },
-      {
-        name: 'xavier-trt',
-        target: CompilationTarget.platform({ os: TargetPlatformOs.LINUX, arch: TargetPlatformArch.ARM64, accelerator: TargetPlatformAccelerator.NVIDIA }),
-        compilerOptions: CompilerOptions.nvidia({ gpuCode: 'sm_72', trtVersion: '8.2.1', cudaVersion: '10.2' }),
-      },
-    ],
-    variantFailurePolicy: options.policy,
-    timeBudget: options.budget,
-    maxConcurrency: options.maxConcurrency,
-  });
-  new PipelineStateMachine(stack, 'Machine', { definition: compile });
-  return definitionOf(stack);
+/** The synthesized definition of a three-variant compile stack, checked by asl-validator. */
+function build(options: CompileStackOptions = {}) {
+  const definition = definitionOf(compileStack(options).stack);
+  expectValidAsl(definition);
+  return definition;
 }
 
 const VARIANTS = ['rasp4b', 'linux-x86-64', 'xavier-trt'];
@@ -146,7 +106,7 @@ describe('NeoCompilation, run by the local executor', () => {
   });
 
   test('past the time budget the job is stopped, then the run fails with NeoCompilationTimedOut', async () => {
-    const budgeted = build({ budget: Duration.minutes(5) });
+    const budgeted = build({ timeBudget: Duration.minutes(5) });
     const fake = new FakeNeo({ 'xavier-trt': { statuses: ['INPROGRESS'] } }, 30, ARCHIVE);
     const result = await run(budgeted, fake);
     expect(result).toMatchObject({ status: 'FAILED', error: 'NeoCompilationTimedOut' });
@@ -166,7 +126,7 @@ describe('NeoCompilation, run by the local executor', () => {
   });
 
   test('one of three variants failing leaves two compiled under CONTINUE_WITH_COMPILED', async () => {
-    const lenient = build({ policy: VariantFailurePolicy.CONTINUE_WITH_COMPILED });
+    const lenient = build({ variantFailurePolicy: VariantFailurePolicy.CONTINUE_WITH_COMPILED });
     const fake = new FakeNeo({ 'rasp4b': { statuses: ['INPROGRESS', 'FAILED'], failureReason: 'Unable to untar input model' } }, 30, ARCHIVE);
     const result = await run(lenient, fake);
     expect(result.status).toBe('SUCCEEDED');
@@ -176,7 +136,7 @@ describe('NeoCompilation, run by the local executor', () => {
   });
 
   test('under CONTINUE_WITH_COMPILED a timed-out variant is recorded, and the run goes on', async () => {
-    const lenient = build({ policy: VariantFailurePolicy.CONTINUE_WITH_COMPILED, budget: Duration.minutes(5) });
+    const lenient = build({ variantFailurePolicy: VariantFailurePolicy.CONTINUE_WITH_COMPILED, timeBudget: Duration.minutes(5) });
     const fake = new FakeNeo({ 'linux-x86-64': { statuses: ['INPROGRESS'] } }, 30, ARCHIVE);
     const result = await run(lenient, fake);
     expect(result.status).toBe('SUCCEEDED');
@@ -186,7 +146,7 @@ describe('NeoCompilation, run by the local executor', () => {
   });
 
   test('under CONTINUE_WITH_COMPILED an unexpected service error is recorded for its variant', async () => {
-    const lenient = build({ policy: VariantFailurePolicy.CONTINUE_WITH_COMPILED });
+    const lenient = build({ variantFailurePolicy: VariantFailurePolicy.CONTINUE_WITH_COMPILED });
     const fake = new FakeNeo({ 'xavier-trt': { createErrors: ['SageMaker.ValidationException'] } }, 30, ARCHIVE);
     const result = await run(lenient, fake);
     expect(result.status).toBe('SUCCEEDED');
@@ -195,7 +155,7 @@ describe('NeoCompilation, run by the local executor', () => {
   });
 
   test('when no variant compiles under CONTINUE_WITH_COMPILED the run fails with NeoAllVariantsFailed', async () => {
-    const lenient = build({ policy: VariantFailurePolicy.CONTINUE_WITH_COMPILED });
+    const lenient = build({ variantFailurePolicy: VariantFailurePolicy.CONTINUE_WITH_COMPILED });
     const failing = { statuses: ['FAILED'], failureReason: 'bad model' };
     const fake = new FakeNeo({ 'rasp4b': failing, 'linux-x86-64': failing, 'xavier-trt': failing }, 30, ARCHIVE);
     const result = await run(lenient, fake);
@@ -229,7 +189,7 @@ describe('NeoCompilation, run by the local executor', () => {
   });
 
   test('a model named in the execution input is compiled from there', async () => {
-    const fromInput = build({ source: () => ModelSource.fromExecutionInput({ framework: Framework.ONNX, inputs: [InputShape.named('pixels', [1, 64])] }) });
+    const fromInput = build({ source: () => ModelSource.fromExecutionInput(DIGITS_MODEL) });
     const fake = new FakeNeo({}, 30, ARCHIVE);
     const uri = 's3://storec1f82936/models/digits/v8/model.tar.gz';
     const result = await run(fromInput, fake, { runId: 'digits-v8', model: { s3Uri: uri } });
@@ -238,23 +198,12 @@ describe('NeoCompilation, run by the local executor', () => {
   });
 
   test('the poll loop costs 3 transitions per poll: 6 per compile-minute at the default 30 s', async () => {
-    const single = (() => {
-      const app = new App();
-      const stack = new Stack(app, 'One');
-      const store = new ArtifactStore(stack, 'Store');
-      const compile = new NeoCompilation(stack, 'Compile', {
-        store,
-        model: ModelSource.fromBucket(store.bucket, 'models/m.tar.gz', { framework: Framework.ONNX, inputs: [InputShape.named('pixels', [1, 64])] }),
-        variants: [{ target: CompilationTarget.device(TargetDevice.RASP4B) }],
-      });
-      new PipelineStateMachine(stack, 'Machine', { definition: compile });
-      return definitionOf(stack);
-    })();
+    const single = build({ variants: [{ target: CompilationTarget.device(TargetDevice.RASP4B) }] });
     const polls = 20;
     const fake = new FakeNeo({ rasp4b: { statuses: [...Array(polls - 1).fill('INPROGRESS'), 'COMPLETED'] } }, 30, ARCHIVE);
     const result = await run(single, fake);
     expect(result.status).toBe('SUCCEEDED');
-    const loop = result.entered.filter((s) => ['WaitForCompilation', 'DescribeCompilationJob', 'CheckCompilationStatus'].includes(s)).length;
+    const loop = result.entered.filter((s) => POLL_LOOP_STATES.includes(s)).length;
     expect(loop).toBe(3 * polls);
     const minutes = (polls * 30) / 60;
     expect(loop / minutes).toBe(6);

@@ -1,32 +1,14 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import {
-  ArtifactStore,
-  CompilationTarget,
-  Framework,
-  InputShape,
-  ModelSource,
-  NeoCompilation,
-  PipelineStateMachine,
-  TargetDevice,
-} from '../../lib';
+import { ArtifactStore, CompilationTarget, Framework, InputShape, ModelSource, TargetDevice } from '../../lib';
+import { compileStack } from '../support/compile-stack';
 import { expectCompliant } from '../support/compliance';
 
 function setup(source?: (store: ArtifactStore, stack: Stack) => ModelSource) {
-  const app = new App();
-  const stack = new Stack(app, 'Test');
-  const store = new ArtifactStore(stack, 'Store');
-  const description = { framework: Framework.ONNX, inputs: [InputShape.named('pixels', [1, 64])] };
-  const compile = new NeoCompilation(stack, 'Compile', {
-    store,
-    namePrefix: 'digits',
-    model: source ? source(store, stack) : ModelSource.fromBucket(store.bucket, 'models/digits/model.tar.gz', description),
-    variants: [{ target: CompilationTarget.device(TargetDevice.RASP4B) }],
-  });
-  new PipelineStateMachine(stack, 'Machine', { definition: compile });
-  return { app, stack, store, compile, template: Template.fromStack(stack) };
+  const built = compileStack({ source, variants: [{ target: CompilationTarget.device(TargetDevice.RASP4B) }] });
+  return { ...built, template: Template.fromStack(built.stack) };
 }
 
 /** Every statement of the policies attached to a role. */
