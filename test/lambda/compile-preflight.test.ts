@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { inspectArchive } from '../../lambda/compile-preflight/archive-rules';
 import { handler, preflight, PreflightEvent } from '../../lambda/compile-preflight/index';
 import { OnnxInputReader } from '../../lambda/shared/onnx';
-import { chunked, fixture, makeTarGz } from '../support/archives';
+import { chunked, fixture, makeTarGz, noise } from '../support/archives';
 
 const onnxArchive = () => makeTarGz({ 'model.onnx': fixture('onnx/mlp.onnx') });
 
@@ -25,17 +25,6 @@ function event(overrides: Partial<PreflightEvent> = {}): PreflightEvent {
     ],
     ...overrides,
   };
-}
-
-/** Bytes that do not compress (a linear congruential sequence), like real weights. */
-function noise(length: number): Buffer {
-  const out = Buffer.alloc(length);
-  let x = 12345;
-  for (let i = 0; i < length; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
 }
 
 const reader = (data: Buffer) => async () => chunked(data, 1000);

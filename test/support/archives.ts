@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { gzipSync } from 'node:zlib';
 
 /** A file to put in an archive: its bytes, or a symlink target. */
 export type ArchiveEntry = Buffer | string | { symlink: string };
@@ -40,4 +41,61 @@ export function makeTarGz(files: Record<string, ArchiveEntry>): Buffer {
 /** Streams `data` in chunks of `size` bytes, as S3 would. */
 export async function* chunked(data: Buffer, size = 64 * 1024): AsyncGenerator<Uint8Array> {
   for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);
+}
+
+/** An entry of a hand-made tar, for archives no well-behaved tar would write. */
+export interface CraftedEntry {
+  readonly name: string;
+  /** '0' file, '1' hard link, '2' symlink, '5' directory. */
+  readonly type?: '0' | '1' | '2' | '5';
+  readonly data?: Buffer | string;
+  readonly linkName?: string;
+}
+
+/** Writes a ustar archive byte by byte (names are taken as given, `..` and `/` included), gzip'd. */
+export function craftTarGz(entries: CraftedEntry[]): Buffer {
+  const blocks: Buffer[] = [];
+  for (const entry of entries) {
+    const data = Buffer.from(entry.data ?? '');
+    const header = Buffer.alloc(512);
+    header.write(entry.name, 0, 100, 'utf8');
+    header.write('0000644\0', 100);
+    header.write('0000000\0', 108);
+    header.write('0000000\0', 116);
+    header.write(`${data.length.toString(8).padStart(11, '0')}\0`, 124);
+    header.write('00000000000\0', 136);
+    header.write('        ', 148);
+    header.write(entry.type ?? '0', 156);
+    header.write(entry.linkName ?? '', 157, 100, 'utf8');
+    header.write('ustar\u000000', 257, 'binary');
+    let sum = 0;
+    for (const byte of header) sum += byte;
+    header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+    blocks.push(header, data, Buffer.alloc((512 - (data.length % 512)) % 512));
+  }
+  blocks.push(Buffer.alloc(1024));
+  return gzipSync(Buffer.concat(blocks));
+}
+
+/** Bytes that do not compress (a linear congruential sequence), like real weights. */
+export function noise(length: number, seed = 12345): Buffer {
+  const out = Buffer.alloc(length);
+  let x = seed;
+  for (let i = 0; i < length; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}
+
+/** What a Neo compilation for DLR writes: one ELF library, params, graph, meta, maybe libdlr.so. */
+export function neoCompiledFiles(weights = 64 * 1024): Record<string, Buffer> {
+  const elf = (body: Buffer) => Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]), body]);
+  return {
+    'compiled.so': elf(noise(32 * 1024, 1)),
+    'compiled.params': noise(weights, 2),
+    'compiled_model.json': Buffer.from(JSON.stringify({ nodes: [{ op: 'null', name: 'pixels' }], heads: [[1, 0, 0]] })),
+    'compiled.meta': Buffer.from('{"Model":{"Inputs":[{"name":"pixels","shape":[1,64]}]}}'),
+    'libdlr.so': elf(noise(16 * 1024, 3)),
+  };
 }
