@@ -40,9 +40,9 @@ export const ACKNOWLEDGEMENTS = {
     rules: ['AwsSolutions-IAM5'],
     reason: 'The Step Functions Lambda integration is granted the function and its versions (function ARN with :*); nothing else.',
   },
-  STATE_MACHINE_LOGS_AND_TRACING: {
+  STATE_MACHINE_WILDCARDS: {
     rules: ['AwsSolutions-IAM5'],
-    reason: 'CloudWatch Logs vended-log delivery (logs:CreateLogDelivery and related) and X-Ray (xray:PutTraceSegments and related) support only Resource "*" (Service Authorization Reference).',
+    reason: 'The state machine role has "*" only for CloudWatch Logs vended-log delivery (logs:CreateLogDelivery and related) and X-Ray (xray:PutTraceSegments and related), which take no resource ARN, and, with a FleetRollout, for greengrass:CreateDeployment as in AWS\'s own Greengrass deployment policies (the IoT job and thing-group actions it depends on are scoped to the fleet).',
   },
   HANDLER_OUTSIDE_VPC: {
     rules: ['CT.LAMBDA.PR.3'],
@@ -55,6 +55,26 @@ export const ACKNOWLEDGEMENTS = {
   HANDLER_TRACING: {
     rules: ['AwsSolutions-IAM5'],
     reason: 'Active X-Ray tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support only Resource "*" (Service Authorization Reference).',
+  },
+  COMPONENT_NAME_PREFIX: {
+    rules: ['AwsSolutions-IAM5'],
+    reason: 'Component versions are made per run; the policy is scoped to the components whose names start with this pipeline\'s component prefix.',
+  },
+  GREENGRASS_LOG_GROUPS: {
+    rules: ['AwsSolutions-IAM5'],
+    reason: 'The Greengrass log manager writes to log groups it names under /aws/greengrass/ (one per component and Region); the token exchange role may write there only.',
+  },
+  IOT_JOBS: {
+    rules: ['AwsSolutions-IAM5'],
+    reason: 'Greengrass names the IoT job of each deployment itself; the job ids are known only at run time.',
+  },
+  GREENGRASS_DEPLOYMENTS: {
+    rules: ['AwsSolutions-IAM5'],
+    reason: 'Deployment ids are made by Greengrass at run time; the state machine reads and cancels only deployments (greengrass …:deployments:*).',
+  },
+  FLEET_THINGS: {
+    rules: ['AwsSolutions-IAM5'],
+    reason: 'The fleet\'s things are named by the thing-name prefix; devices join the fleet after deployment.',
   },
 } as const;
 

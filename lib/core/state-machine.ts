@@ -55,6 +55,6 @@ export class PipelineStateMachine extends Construct {
       tracingEnabled: true,
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
     });
-    acknowledge(this.stateMachine.role, 'STATE_MACHINE_LOGS_AND_TRACING', ['Resource::*']);
+    acknowledge(this.stateMachine.role, 'STATE_MACHINE_WILDCARDS', ['Resource::*']);
   }
 }

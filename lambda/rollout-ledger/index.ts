@@ -1,0 +1,124 @@
+import { NamedError } from '../shared/errors';
+import { LastGoodRelease, Ledger } from '../shared/ledger';
+import { log } from '../shared/log';
+
+export const ROLLOUT_INPUT_INVALID = 'RolloutInputInvalid';
+
+/** IoT's per-status execution counts (DescribeJob → JobProcessDetails), as Step Functions passes them. */
+export interface ExecutionCounts {
+  readonly NumberOfCanceledThings?: number;
+  readonly NumberOfSucceededThings?: number;
+  readonly NumberOfFailedThings?: number;
+  readonly NumberOfRejectedThings?: number;
+  readonly NumberOfQueuedThings?: number;
+  readonly NumberOfInProgressThings?: number;
+  readonly NumberOfRemovedThings?: number;
+  readonly NumberOfTimedOutThings?: number;
+}
+
+/** Before the deployment: what to revert to, and when to give up waiting. */
+export interface PrepareEvent {
+  readonly op: 'prepare';
+  readonly group: string;
+  readonly runId: string;
+  readonly budgetSeconds: number;
+}
+
+/** When the executions have settled: is the rollout healthy? */
+export interface VerdictEvent {
+  readonly op: 'verdict';
+  readonly counts: ExecutionCounts;
+  /** The failure percentage that makes a rollout unhealthy. */
+  readonly maxFailurePercentage: number;
+}
+
+/** The rollout was healthy: it becomes the group's last good release. */
+export interface HealthyEvent {
+  readonly op: 'healthy';
+  readonly group: string;
+  readonly runId: string;
+  readonly deviceClass: string;
+  readonly deploymentId: string;
+  readonly components: Record<string, { ComponentVersion: string }>;
+  readonly counts: ExecutionCounts;
+}
+
+/** The rollout was reverted (or canceled on a first rollout). */
+export interface RevertedEvent {
+  readonly op: 'reverted';
+  readonly group: string;
+  readonly runId: string;
+  readonly deviceClass: string;
+  readonly deploymentId: string;
+  readonly revertDeploymentId: string | null;
+  readonly reason: string;
+}
+
+export type RolloutLedgerEvent = PrepareEvent | VerdictEvent | HealthyEvent | RevertedEvent;
+
+export interface Verdict {
+  readonly healthy: boolean;
+  readonly executed: number;
+  readonly failed: number;
+  readonly failurePercentage: number;
+  readonly reason: string;
+}
+
+/** The rollout's health from the execution counts (FAILED, REJECTED and TIMED_OUT count as failures). */
+export function verdict(counts: ExecutionCounts, maxFailurePercentage: number): Verdict {
+  const n = (v: number | undefined) => v ?? 0;
+  const failed = n(counts.NumberOfFailedThings) + n(counts.NumberOfRejectedThings) + n(counts.NumberOfTimedOutThings);
+  const executed = failed + n(counts.NumberOfSucceededThings);
+  const failurePercentage = executed === 0 ? 0 : Math.round((failed / executed) * 10000) / 100;
+  if (executed === 0) {
+    return { healthy: false, executed, failed, failurePercentage, reason: 'no device ran the deployment (is the thing group empty?)' };
+  }
+  const healthy = failurePercentage <= maxFailurePercentage;
+  const reason = healthy
+    ? `${failed} of ${executed} devices failed (${failurePercentage}%), within the limit of ${maxFailurePercentage}%`
+    : `${failed} of ${executed} devices failed (${failurePercentage}%), over the limit of ${maxFailurePercentage}%`;
+  return { healthy, executed, failed, failurePercentage, reason };
+}
+
+const versions = (components: Record<string, { ComponentVersion: string }>) =>
+  Object.fromEntries(Object.entries(components).map(([name, c]) => [name, c.ComponentVersion]));
+
+/** The last-good release as a Components map for CreateDeployment. */
+function asComponents(release: LastGoodRelease): Record<string, { ComponentVersion: string }> {
+  return Object.fromEntries(Object.entries(release.components).map(([name, version]) => [name, { ComponentVersion: version }]));
+}
+
+export async function handle(event: RolloutLedgerEvent, ledger: Ledger, now = new Date()): Promise<unknown> {
+  switch (event?.op) {
+    case 'prepare': {
+      const lastGood = await ledger.lastGood(event.group);
+      return {
+        deadline: new Date(now.getTime() + event.budgetSeconds * 1000).toISOString(),
+        hasLastGood: lastGood !== null,
+        lastGood: lastGood ? { runId: lastGood.runId, deploymentId: lastGood.deploymentId, components: asComponents(lastGood) } : null,
+      };
+    }
+    case 'verdict':
+      return verdict(event.counts ?? {}, event.maxFailurePercentage);
+    case 'healthy': {
+      await ledger.markHealthy(event.group, { runId: event.runId, deploymentId: event.deploymentId, components: versions(event.components) });
+      await ledger.recordRelease(event.runId, event.deviceClass, { [`deployment#${event.group}`]: event.deploymentId, status: 'RELEASED', counts: event.counts });
+      log('INFO', 'rollout healthy: recorded as the last good release', { group: event.group, runId: event.runId, deploymentId: event.deploymentId });
+      return { recorded: true };
+    }
+    case 'reverted': {
+      await ledger.history(event.group, event.deploymentId, { status: 'REVERTED', runId: event.runId, revertDeploymentId: event.revertDeploymentId, reason: event.reason });
+      await ledger.recordRelease(event.runId, event.deviceClass, { [`deployment#${event.group}`]: event.deploymentId, status: 'REVERTED', revertReason: event.reason });
+      log('WARN', 'rollout reverted', { group: event.group, runId: event.runId, deploymentId: event.deploymentId, revertDeploymentId: event.revertDeploymentId, reason: event.reason });
+      return { recorded: true };
+    }
+    default:
+      throw new NamedError(ROLLOUT_INPUT_INVALID, `op ${JSON.stringify((event as { op?: unknown })?.op ?? null)} is not one of prepare, verdict, healthy, reverted`);
+  }
+}
+
+export async function handler(event: RolloutLedgerEvent): Promise<unknown> {
+  const table = process.env.LEDGER_TABLE;
+  if (!table) throw new Error('LEDGER_TABLE must be set');
+  return handle(event, new Ledger(table));
+}
