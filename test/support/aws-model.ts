@@ -155,7 +155,9 @@ function check(model: ServiceModel, shapeName: string, value: unknown, where: st
       if (typeof value !== 'string' && typeof value !== 'number') errors.push(`${where}: expected a timestamp (${shapeName})`);
       return;
     case 'blob':
-      if (typeof value !== 'string') errors.push(`${where}: expected base64 text (${shapeName})`);
+      // Step Functions passes blobs as text; the SDK takes bytes.
+      if (typeof value !== 'string' && !(value instanceof Uint8Array)) errors.push(`${where}: expected text or bytes (${shapeName})`);
+      else if (shape.min !== undefined && value.length < shape.min) errors.push(`${where}: ${value.length} bytes, at least ${shape.min} (${shapeName})`);
       return;
     default:
       errors.push(`${where}: shape type ${shape.type} is not handled by this validator`);

@@ -1,0 +1,88 @@
+import { Ledger } from '../../lambda/shared/ledger';
+import { handle, verdict } from '../../lambda/rollout-ledger/index';
+import { MemoryTable } from '../support/memory-table';
+
+describe('the release ledger', () => {
+  test('hands out versions that never collide and are never reused', async () => {
+    const table = new MemoryTable();
+    const ledger = new Ledger('ledger', table.client());
+    const a = await ledger.claimComponentVersion('com.example.cam', 'run-1', 'rasp4b', '1.0', 'a'.repeat(64));
+    const b = await ledger.claimComponentVersion('com.example.cam', 'run-2', 'rasp4b', '1.0', 'a'.repeat(64));
+    const c = await ledger.claimComponentVersion('com.example.other', 'run-1', 'rasp4b', '1.0', 'a'.repeat(64));
+    expect([a.version, b.version, c.version]).toEqual(['1.0.1', '1.0.2', '1.0.1']);
+  });
+
+  test('the same run and variant get the same version, even when the same model version runs twice', async () => {
+    const table = new MemoryTable();
+    const ledger = new Ledger('ledger', table.client());
+    const first = await ledger.claimComponentVersion('com.example.cam', 'run-1', 'rasp4b', '1.0', 'a'.repeat(64));
+    const again = await ledger.claimComponentVersion('com.example.cam', 'run-1', 'rasp4b', '1.0', 'a'.repeat(64));
+    expect(again).toEqual({ version: first.version, claimed: false });
+    // A second run of the same model is a new run id: a new version, never the old one.
+    const rerun = await ledger.claimComponentVersion('com.example.cam', 'run-1-retry', 'rasp4b', '1.0', 'a'.repeat(64));
+    expect(rerun.version).toBe('1.0.2');
+  });
+
+  test('two attempts racing for the same claim end with one version; the loser\'s number is skipped', async () => {
+    const table = new MemoryTable();
+    const ledger = new Ledger('ledger', table.client());
+    const [x, y] = await Promise.all([
+      ledger.claimComponentVersion('com.example.cam', 'run-1', 'rasp4b', '1.0', 'a'.repeat(64)),
+      ledger.claimComponentVersion('com.example.cam', 'run-1', 'rasp4b', '1.0', 'a'.repeat(64)),
+    ]);
+    expect(x.version).toBe(y.version);
+    expect([x.claimed, y.claimed].sort()).toEqual([false, true]);
+    const next = await ledger.claimComponentVersion('com.example.cam', 'run-2', 'rasp4b', '1.0', 'a'.repeat(64));
+    expect(next.version).toBe('1.0.3');
+  });
+
+  test('knows the last good release of a group, and its history', async () => {
+    const table = new MemoryTable();
+    const ledger = new Ledger('ledger', table.client());
+    expect(await ledger.lastGood('cams')).toBeNull();
+    await ledger.markHealthy('cams', { runId: 'run-1', deploymentId: 'd-1', components: { 'com.example.cam': '1.0.1' } });
+    expect(await ledger.lastGood('cams')).toMatchObject({ runId: 'run-1', deploymentId: 'd-1', components: { 'com.example.cam': '1.0.1' } });
+    expect([...table.items.keys()].filter((k) => k.startsWith('GROUP#cams\u0000DEPLOYMENT#'))).toHaveLength(1);
+  });
+});
+
+describe('the rollout ledger handler', () => {
+  test.each([
+    [{ NumberOfSucceededThings: 10 }, 10, true, 0],
+    [{ NumberOfSucceededThings: 9, NumberOfFailedThings: 1 }, 10, true, 10],
+    [{ NumberOfSucceededThings: 8, NumberOfFailedThings: 1, NumberOfTimedOutThings: 1 }, 10, false, 20],
+    [{ NumberOfSucceededThings: 1, NumberOfRejectedThings: 1 }, 60, true, 50],
+    [{ NumberOfCanceledThings: 3 }, 10, false, 0],
+  ])('verdict(%j, max %d%%) is healthy=%s at %d%%', (counts, max, healthy, percentage) => {
+    const v = verdict(counts, max);
+    expect(v).toMatchObject({ healthy, failurePercentage: percentage });
+  });
+
+  test('an empty group is never healthy', () => {
+    expect(verdict({}, 100).reason).toContain('no device ran the deployment');
+  });
+
+  test('prepare returns the last good release as a Components map, and a deadline', async () => {
+    const table = new MemoryTable();
+    const ledger = new Ledger('ledger', table.client());
+    const now = new Date('2026-11-28T10:00:00Z');
+    expect(await handle({ op: 'prepare', group: 'cams', runId: 'r', budgetSeconds: 60 }, ledger, now)).toEqual({ deadline: '2026-11-28T10:01:00.000Z', hasLastGood: false, lastGood: null });
+    await handle({ op: 'healthy', group: 'cams', runId: 'r1', deviceClass: 'cam', deploymentId: 'd1', components: { 'com.example.cam': { ComponentVersion: '1.0.4' } }, counts: {} }, ledger);
+    expect(await handle({ op: 'prepare', group: 'cams', runId: 'r2', budgetSeconds: 60 }, ledger, now)).toMatchObject({
+      hasLastGood: true,
+      lastGood: { runId: 'r1', deploymentId: 'd1', components: { 'com.example.cam': { ComponentVersion: '1.0.4' } } },
+    });
+    expect(table.get('RELEASE#r1', 'CLASS#cam')).toMatchObject({ status: 'RELEASED', 'deployment#cams': 'd1' });
+  });
+
+  test('a revert is recorded in the release and the group history', async () => {
+    const table = new MemoryTable();
+    const ledger = new Ledger('ledger', table.client());
+    await handle({ op: 'reverted', group: 'cams', runId: 'r2', deviceClass: 'cam', deploymentId: 'd2', revertDeploymentId: 'd3', reason: 'abort' }, ledger);
+    expect(table.get('RELEASE#r2', 'CLASS#cam')).toMatchObject({ status: 'REVERTED', revertReason: 'abort' });
+  });
+
+  test('an unknown op is refused', async () => {
+    await expect(handle({ op: 'launch' } as never, new Ledger('t', new MemoryTable().client()))).rejects.toMatchObject({ name: 'RolloutInputInvalid' });
+  });
+});

@@ -1,0 +1,135 @@
+import { handle, RolloutLedgerEvent } from '../../lambda/rollout-ledger/index';
+import { Ledger } from '../../lambda/shared/ledger';
+import { expectValidRequest } from './aws-model';
+import { MemoryTable } from './memory-table';
+import { TaskHandler } from './state-machine';
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** What DescribeJob reports at one poll. */
+export interface JobSnapshot {
+  readonly status?: 'IN_PROGRESS' | 'CANCELED' | 'COMPLETED';
+  readonly succeeded?: number;
+  readonly failed?: number;
+  readonly rejected?: number;
+  readonly timedOut?: number;
+  readonly queued?: number;
+  readonly inProgress?: number;
+}
+
+function sdkError(name: string): Error {
+  return Object.assign(new Error(name), { name });
+}
+
+/**
+ * A stand-in for Greengrass deployments and their IoT jobs, plus the ledger
+ * handler on an in-memory table, for running FleetRollout locally. Every
+ * request is checked against the greengrassv2 and iot service descriptions;
+ * the clock moves one poll interval per DescribeJob.
+ */
+export class FakeFleet {
+  public readonly requests: { operation: string; request: Record<string, unknown> }[] = [];
+  public readonly deployments = new Map<string, { request: Record<string, unknown>; canceled: boolean; polls: number; script: JobSnapshot[] }>();
+  public readonly table = new MemoryTable();
+  public now = Date.parse('2026-11-28T10:00:00.000Z');
+  private readonly tokens = new Map<string, string>();
+  private createErrors: string[] = [];
+  private scripts: JobSnapshot[][] = [];
+
+  constructor(private readonly prefix: string, private readonly pollSeconds: number) {}
+
+  /** The job snapshots of the next deployments, in order of creation. */
+  public script(...perDeployment: JobSnapshot[][]): this {
+    this.scripts.push(...perDeployment);
+    return this;
+  }
+
+  public failCreatesWith(...errors: string[]): this {
+    this.createErrors.push(...errors);
+    return this;
+  }
+
+  public calls(operation: string): Record<string, unknown>[] {
+    return this.requests.filter((r) => r.operation === operation).map((r) => r.request);
+  }
+
+  public context(): Record<string, unknown> {
+    const clock = () => this.now;
+    return { State: { get EnteredTime() { return new Date(clock()).toISOString(); } } };
+  }
+
+  private record(service: 'greengrassv2' | 'iot', operation: string, request: Record<string, unknown>): void {
+    expectValidRequest(service, operation, request);
+    this.requests.push({ operation, request });
+  }
+
+  public handlers(): Record<string, TaskHandler> {
+    const ledger = new Ledger('ledger', this.table.client());
+    const ledgerCall: TaskHandler = async (input) => (await handle(input as unknown as RolloutLedgerEvent, ledger, new Date(this.now))) as Json;
+    const p = this.prefix;
+    return {
+      [`${p}PrepareRollout`]: ledgerCall,
+      [`${p}JudgeRollout`]: ledgerCall,
+      [`${p}RecordHealthyRollout`]: ledgerCall,
+      [`${p}RecordRevertedRollout`]: ledgerCall,
+      [`${p}RecordCanceledRollout`]: ledgerCall,
+      [`${p}CreateDeployment`]: (input) => this.create(input as Record<string, unknown>),
+      [`${p}RevertDeployment`]: (input) => this.create(input as Record<string, unknown>),
+      [`${p}GetDeployment`]: (input) => {
+        this.record('greengrassv2', 'GetDeployment', input as Record<string, unknown>);
+        const id = (input as { DeploymentId: string }).DeploymentId;
+        const d = this.deployments.get(id);
+        if (!d) throw sdkError('GreengrassV2.ResourceNotFoundException');
+        return { DeploymentId: id, IotJobId: `job-${id}`, DeploymentStatus: d.canceled ? 'CANCELED' : 'ACTIVE', TargetArn: d.request.TargetArn as string };
+      },
+      [`${p}DescribeJob`]: (input) => this.describeJob(input as Record<string, unknown>),
+      [`${p}CancelDeployment`]: (input) => {
+        this.record('greengrassv2', 'CancelDeployment', input as Record<string, unknown>);
+        const d = this.deployments.get((input as { DeploymentId: string }).DeploymentId);
+        if (!d) throw sdkError('GreengrassV2.ResourceNotFoundException');
+        d.canceled = true;
+        return { Message: 'canceled' };
+      },
+    };
+  }
+
+  private create(request: Record<string, unknown>): Json {
+    this.record('greengrassv2', 'CreateDeployment', request);
+    const error = this.createErrors.shift();
+    if (error) throw sdkError(error);
+    const token = request.ClientToken as string;
+    const existing = this.tokens.get(token);
+    if (existing) return { DeploymentId: existing };
+    const id = `d-${this.deployments.size + 1}`;
+    this.tokens.set(token, id);
+    this.deployments.set(id, { request, canceled: false, polls: 0, script: this.scripts.shift() ?? [{ succeeded: 3 }] });
+    return { DeploymentId: id };
+  }
+
+  private describeJob(request: Record<string, unknown>): Json {
+    this.record('iot', 'DescribeJob', request);
+    this.now += this.pollSeconds * 1000;
+    const id = (request.JobId as string).replace(/^job-/, '');
+    const d = this.deployments.get(id);
+    if (!d) throw sdkError('Iot.ResourceNotFoundException');
+    const snap = d.script[Math.min(d.polls, d.script.length - 1)];
+    d.polls++;
+    return {
+      Job: {
+        JobId: request.JobId as string,
+        Status: snap.status ?? 'IN_PROGRESS',
+        TargetSelection: 'CONTINUOUS',
+        JobProcessDetails: {
+          NumberOfCanceledThings: 0,
+          NumberOfSucceededThings: snap.succeeded ?? 0,
+          NumberOfFailedThings: snap.failed ?? 0,
+          NumberOfRejectedThings: snap.rejected ?? 0,
+          NumberOfQueuedThings: snap.queued ?? 0,
+          NumberOfInProgressThings: snap.inProgress ?? 0,
+          NumberOfRemovedThings: 0,
+          NumberOfTimedOutThings: snap.timedOut ?? 0,
+        },
+      },
+    };
+  }
+}
