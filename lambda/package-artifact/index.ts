@@ -59,6 +59,12 @@ async function exists(client: S3Client, bucket: string, key: string): Promise<bo
   }
 }
 
+/** S3's answer to a conditional write whose key exists (412), or to two racing for it (409). */
+function isAlreadyThere(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e.name === 'PreconditionFailed' || e.name === 'ConditionalRequestConflict' || e.$metadata?.httpStatusCode === 412;
+}
+
 /**
  * Packages one variant's artifact: checks it, repacks it as a deterministic
  * ZIP with manifest.json and stores it content-addressed
@@ -94,15 +100,27 @@ export async function packageVariant(event: PackageEvent, cfg: PackagerConfig, c
     const key = `${cfg.prefix}${zip.sha256}.zip`;
     let uploaded = false;
     if (!(await exists(client, cfg.bucket, key))) {
-      await client.send(new PutObjectCommand({
-        Bucket: cfg.bucket,
-        Key: key,
-        Body: fs.createReadStream(zip.path),
-        ContentLength: zip.size,
-        ContentType: 'application/zip',
-        ChecksumSHA256: Buffer.from(zip.sha256, 'hex').toString('base64'),
-      }));
-      uploaded = true;
+      const body = fs.createReadStream(zip.path);
+      // The SDK reports read errors through the request; this keeps a stream S3 never read
+      // (a refused write) from failing the process when it is closed.
+      body.on('error', () => undefined);
+      try {
+        await client.send(new PutObjectCommand({
+          Bucket: cfg.bucket,
+          Key: key,
+          Body: body,
+          ContentLength: zip.size,
+          ContentType: 'application/zip',
+          ChecksumSHA256: Buffer.from(zip.sha256, 'hex').toString('base64'),
+          // A conditional write: when a concurrent run stored the same package first, keep that one.
+          IfNoneMatch: '*',
+        }));
+        uploaded = true;
+      } catch (err) {
+        if (!isAlreadyThere(err)) throw err;
+      } finally {
+        body.destroy();
+      }
     }
     const result: PackageResult = {
       variant: event.variant,

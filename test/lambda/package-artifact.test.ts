@@ -154,6 +154,13 @@ describe('packageVariant, with S3', () => {
     expect(s3.commandCalls(PutObjectCommand)).toHaveLength(1);
   });
 
+  test('a package stored by a concurrent run meanwhile is kept (conditional write), not an error', async () => {
+    s3.on(PutObjectCommand).rejects(Object.assign(new Error('At least one of the pre-conditions you specified did not hold'), { name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } }));
+    const result = await packageVariant(event, cfg(), new S3Client({}));
+    expect(result.uploaded).toBe(false);
+    expect(s3.commandCalls(PutObjectCommand)[0].args[0].input.IfNoneMatch).toBe('*');
+  });
+
   test('an artifact over the limit is refused before it is downloaded', async () => {
     await expect(packageVariant(event, { ...cfg(), maxBytes: 1000 }, new S3Client({}))).rejects.toMatchObject({ name: 'ArtifactTooLarge' });
     expect(s3.commandCalls(GetObjectCommand)).toHaveLength(0);
