@@ -1,6 +1,7 @@
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { CompileExampleStack } from '../examples/compile-stack';
+import { ReleaseExampleStack } from '../examples/release-stack';
 import { expectCompliant } from './support/compliance';
 import { definitionOf, expectValidAsl } from './support/state-machine';
 
@@ -18,6 +19,30 @@ describe('the compile example', () => {
   test('passes cdk-nag AwsSolutions and Serverless and the Control Tower guard rules', () => {
     const app = new App();
     const stack = new CompileExampleStack(app, 'Example');
+    expectCompliant(app, stack, { serverless: true });
+  });
+});
+
+describe('the release example', () => {
+  test('synthesizes one state machine: compile, publish, then a rollout per device class', () => {
+    const app = new App();
+    const stack = new ReleaseExampleStack(app, 'Release');
+    const definition = definitionOf(stack) as { States: Record<string, unknown> };
+    expectValidAsl(definition);
+    const top = Object.keys(definition.States);
+    expect(top.slice(0, 4)).toEqual(['CompilePreflight', 'CompileVariants', 'SummarizeCompilation', 'PublishPlan']);
+    for (const c of ['jetson-nano', 'rasp4b', 'x86-gateway']) {
+      expect(top).toEqual(expect.arrayContaining([`${c}: ChooseRelease`, `${c}: CreateDeployment`, `${c}: RevertDeployment`, `${c}: CancelDeployment`]));
+    }
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::IoT::ThingGroup', 3);
+    template.resourceCountIs('AWS::IoT::RoleAlias', 3);
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+  });
+
+  test('passes cdk-nag AwsSolutions and Serverless and the Control Tower guard rules', () => {
+    const app = new App();
+    const stack = new ReleaseExampleStack(app, 'Release');
     expectCompliant(app, stack, { serverless: true });
   });
 });

@@ -69,6 +69,8 @@ export class ReleaseLedger extends Construct {
 
   private grantKey(grantee: iam.IGrantable, write: boolean): iam.Grant {
     const key = this.table.encryptionKey!;
-    return write ? key.grantEncryptDecrypt(grantee) : key.grantDecrypt(grantee);
+    return write
+      ? key.grant(grantee, 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey')
+      : key.grant(grantee, 'kms:Decrypt', 'kms:DescribeKey');
   }
 }

@@ -306,6 +306,13 @@ export class ComponentPublishing extends sfn.StateMachineFragment {
     });
     perClass.itemProcessor(perVariant);
 
+    const stackScope = Stack.of(this);
+    acknowledge(stackScope, 'LAMBDA_INVOKE_VERSIONS', [
+      nagResource(this, `${packager.function.functionArn}:*`),
+      nagResource(this, `${publisher.function.functionArn}:*`),
+    ]);
+    acknowledge(stackScope, 'COMPONENT_NAME_PREFIX', [nagResource(this, componentArns[1])]);
+
     plan.next(perClass);
     this.startState = plan;
     this.endStates = [perClass];

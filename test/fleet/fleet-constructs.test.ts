@@ -1,0 +1,176 @@
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import {
+  ArtifactStore,
+  ComponentArchitecture,
+  ComponentOs,
+  ComponentPublishing,
+  ComponentPublishingProps,
+  EdgeFleet,
+  EdgeFleetProps,
+  FleetRollout,
+  FleetRolloutProps,
+  ReleaseLedger,
+  Rollout,
+  RolloutFailureType,
+} from '../../lib';
+import { EdgePipelineValidationError } from '../../lib/core/errors';
+
+function base() {
+  const stack = new Stack(new App(), 'Test');
+  const store = new ArtifactStore(stack, 'Store');
+  const ledger = new ReleaseLedger(stack, 'Ledger');
+  return { stack, store, ledger };
+}
+
+function fleetIn(stack: Stack, store: ArtifactStore, props: Partial<EdgeFleetProps> = {}) {
+  return new EdgeFleet(stack, 'Fleet', { deviceClass: 'jetson-nano', thingNamePrefix: 'cam-jn-', store, ...props });
+}
+
+function problems(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof EdgePipelineValidationError) return err.message;
+    throw err;
+  }
+  throw new Error('nothing was thrown');
+}
+
+describe('EdgeFleet', () => {
+  test('creates the thing group, a token exchange role that reads only packages/, and its role alias', () => {
+    const { stack, store } = base();
+    fleetIn(stack, store);
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::IoT::ThingGroup', { ThingGroupName: 'jetson-nano-fleet' });
+    t.hasResourceProperties('AWS::IAM::Role', { AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'credentials.iot.amazonaws.com' } })] } });
+    t.hasResourceProperties('AWS::IoT::RoleAlias', { RoleAlias: 'jetson-nano-token-exchange', CredentialDurationSeconds: 3600 });
+    const policies = JSON.stringify(t.findResources('AWS::IAM::Policy', { Properties: { PolicyName: Match.stringLikeRegexp('FleetTokenExchangeRole') } }));
+    expect(policies).toContain('/packages/*');
+    expect(policies).not.toMatch(/\/models\/|\/compiled\/|s3:PutObject/);
+    expect(policies).toContain('log-group:/aws/greengrass/*');
+  });
+
+  test('the IoT policy is scoped by thing-name prefix; only the four data-plane actions use "*"', () => {
+    const { stack, store } = base();
+    fleetIn(stack, store);
+    const doc = Object.values(Template.fromStack(stack).findResources('AWS::IoT::Policy'))[0] as { Properties: { PolicyDocument: { Statement: { Sid: string; Action: string | string[]; Resource: unknown }[] } } };
+    const statements = doc.Properties.PolicyDocument.Statement;
+    const wildcards = statements.filter((s) => s.Resource === '*');
+    expect(wildcards).toHaveLength(1);
+    expect(wildcards[0].Action).toEqual(['greengrass:GetComponentVersionArtifact', 'greengrass:ResolveComponentCandidates', 'greengrass:GetDeploymentConfiguration', 'greengrass:ListThingGroupsForCoreDevice']);
+    const text = JSON.stringify(statements.filter((s) => s.Resource !== '*'));
+    expect(text).toContain(':client/cam-jn-*');
+    expect(text).toContain(':topic/$aws/things/cam-jn-*/*');
+    expect(text).toContain(':thing/cam-jn-*');
+    expect(text).not.toContain('${iot:');
+  });
+
+  test('outputs what the device installer needs', () => {
+    const { stack, store } = base();
+    fleetIn(stack, store);
+    const outputs = Template.fromStack(stack).toJSON().Outputs as Record<string, { Description: string }>;
+    const descriptions = Object.values(outputs).map((o) => o.Description);
+    for (const flag of ['--thing-group-name', '--thing-policy-name', '--tes-role-alias-name', '--tes-role-name']) {
+      expect(descriptions.some((d) => d.includes(flag))).toBe(true);
+    }
+  });
+
+  test('imports an existing thing group', () => {
+    const { stack, store } = base();
+    const fleet = fleetIn(stack, store, { thingGroupName: 'existing-cams', importThingGroup: true });
+    Template.fromStack(stack).resourceCountIs('AWS::IoT::ThingGroup', 0);
+    expect(fleet.thingGroupName).toBe('existing-cams');
+  });
+
+  test.each<[string, Partial<EdgeFleetProps>, string]>([
+    ['a device class with capitals', { deviceClass: 'Jetson' }, 'deviceClass: got "Jetson"'],
+    ['a thing-name prefix with a slash', { thingNamePrefix: 'cams/' }, 'thingNamePrefix: got "cams/"'],
+    ['importing without a name', { importThingGroup: true }, 'importThingGroup: got true. Name the existing group'],
+    ['credentials for 10 minutes', { credentialDuration: Duration.minutes(10) }, 'credentialDuration: got 600'],
+  ])('fails on %s', (_label, props, message) => {
+    const { stack, store } = base();
+    expect(problems(() => fleetIn(stack, store, props))).toContain(message);
+  });
+});
+
+describe('ReleaseLedger', () => {
+  test('on-demand, point-in-time recovery, customer managed key, retained', () => {
+    const { stack } = base();
+    const t = Template.fromStack(stack);
+    t.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: Match.objectLike({ SSEEnabled: true, SSEType: 'KMS' }),
+        DeletionProtectionEnabled: true,
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+      }),
+    });
+  });
+});
+
+describe('FleetRollout props', () => {
+  function rollout(props: Partial<FleetRolloutProps>) {
+    const { stack, store, ledger } = base();
+    return new FleetRollout(stack, 'Rollout', { fleet: fleetIn(stack, store), ledger, ...props });
+  }
+
+  test.each<[string, Partial<FleetRolloutProps>, string]>([
+    ['no abort criteria', { abortCriteria: [] }, 'abortCriteria: got []. Give at least one abort criterion'],
+    ['a threshold over 100%', { abortCriteria: [{ thresholdPercentage: 150, minExecutedThings: 1 }] }, 'abortCriteria[0].thresholdPercentage: got 150'],
+    ['zero executed things', { abortCriteria: [{ thresholdPercentage: 10, minExecutedThings: 0 }] }, 'abortCriteria[0].minExecutedThings: got 0'],
+    ['an increment factor of 6', { rollout: Rollout.exponential({ baseRatePerMinute: 5, incrementFactor: 6, afterSucceeded: 5 }) }, 'rollout.incrementFactor: got 6'],
+    ['both rate criteria', { rollout: Rollout.exponential({ baseRatePerMinute: 5, incrementFactor: 2, afterSucceeded: 5, afterNotified: 5 }) }, 'Give exactly one of afterSucceeded and afterNotified'],
+    ['a constant rate of 2000', { rollout: Rollout.constant(2000) }, 'rollout.perMinute: got 2000'],
+    ['a timeout of 8 days', { inProgressTimeout: Duration.days(8) }, 'inProgressTimeout: got 11520'],
+    ['a 1-second poll', { pollInterval: Duration.seconds(1) }, 'pollInterval: got 1'],
+  ])('fails on %s', (_label, props, message) => {
+    expect(problems(() => rollout(props))).toContain(message);
+  });
+
+  test('a constant rollout renders MaximumPerMinute only', () => {
+    expect(Rollout.constant(20).render()).toEqual({ MaximumPerMinute: 20 });
+    expect(Rollout.exponential({ baseRatePerMinute: 1, incrementFactor: 1.5, afterNotified: 10, maximumPerMinute: 40 }).render()).toEqual({
+      ExponentialRate: { BaseRatePerMinute: 1, IncrementFactor: 1.5, RateIncreaseCriteria: { NumberOfNotifiedThings: 10 } },
+      MaximumPerMinute: 40,
+    });
+  });
+
+  test('accepts several abort criteria', () => {
+    expect(() => rollout({ abortCriteria: [{ failureType: RolloutFailureType.FAILED, thresholdPercentage: 5, minExecutedThings: 20 }, { failureType: RolloutFailureType.TIMED_OUT, thresholdPercentage: 20, minExecutedThings: 5 }] })).not.toThrow();
+  });
+});
+
+describe('ComponentPublishing props', () => {
+  function publishing(props: Partial<ComponentPublishingProps>) {
+    const { stack, store, ledger } = base();
+    return new ComponentPublishing(stack, 'Publish', {
+      store,
+      ledger,
+      componentNamePrefix: 'com.example.digits',
+      deviceClasses: [{ name: 'jetson-nano', platform: { os: ComponentOs.LINUX, architecture: ComponentArchitecture.AARCH64 }, variants: ['jetson-nano'] }],
+      ...props,
+    });
+  }
+
+  test.each<[string, Partial<ComponentPublishingProps>, string]>([
+    ['an aws.greengrass prefix', { componentNamePrefix: 'aws.greengrass.models' }, 'componentNamePrefix: got "aws.greengrass.models". The aws.greengrass prefix is reserved'],
+    ['no device class', { deviceClasses: [] }, 'deviceClasses: got []'],
+    ['a class without variants', { deviceClasses: [{ name: 'pi', platform: { os: ComponentOs.LINUX }, variants: [] }] }, 'deviceClasses[0].variants: got []'],
+    ['two classes with one name', {
+      deviceClasses: [
+        { name: 'pi', platform: { os: ComponentOs.LINUX }, variants: ['a'] },
+        { name: 'pi', platform: { os: ComponentOs.LINUX }, variants: ['b'] },
+      ],
+    }, 'deviceClasses[1].name: got "pi". deviceClasses[0] has the same name'],
+    ['a base version with a patch', { baseVersion: '1.0.0' }, 'baseVersion: got "1.0.0"'],
+  ])('fails on %s', (_label, props, message) => {
+    expect(problems(() => publishing(props))).toContain(message);
+  });
+
+  test('names one component per device class', () => {
+    expect(publishing({}).componentNames).toEqual({ 'jetson-nano': 'com.example.digits.jetson-nano' });
+  });
+});
