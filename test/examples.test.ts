@@ -27,9 +27,9 @@ describe('the release example', () => {
   test('synthesizes one state machine: compile, publish, then a rollout per device class', () => {
     const app = new App();
     const stack = new ReleaseExampleStack(app, 'Release');
-    const definition = definitionOf(stack) as { States: Record<string, unknown> };
+    const definition = definitionOf(stack);
     expectValidAsl(definition);
-    const top = Object.keys(definition.States);
+    const top = Object.keys((definition as { States: Record<string, unknown> }).States);
     expect(top.slice(0, 4)).toEqual(['CompilePreflight', 'CompileVariants', 'SummarizeCompilation', 'PublishPlan']);
     for (const c of ['jetson-nano', 'rasp4b', 'x86-gateway']) {
       expect(top).toEqual(expect.arrayContaining([`${c}: ChooseRelease`, `${c}: CreateDeployment`, `${c}: RevertDeployment`, `${c}: CancelDeployment`]));
