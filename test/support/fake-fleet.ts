@@ -1,6 +1,7 @@
 import { handle, RolloutLedgerEvent } from '../../lambda/rollout-ledger/index';
 import { Ledger } from '../../lambda/shared/ledger';
 import { expectValidRequest } from './aws-model';
+import { Clock } from './clock';
 import { MemoryTable } from './memory-table';
 import { TaskHandler } from './state-machine';
 
@@ -30,13 +31,24 @@ function sdkError(name: string): Error {
 export class FakeFleet {
   public readonly requests: { operation: string; request: Record<string, unknown> }[] = [];
   public readonly deployments = new Map<string, { request: Record<string, unknown>; canceled: boolean; polls: number; script: JobSnapshot[] }>();
-  public readonly table = new MemoryTable();
-  public now = Date.parse('2026-11-28T10:00:00.000Z');
   private readonly tokens = new Map<string, string>();
   private createErrors: string[] = [];
   private scripts: JobSnapshot[][] = [];
 
-  constructor(private readonly prefix: string, private readonly pollSeconds: number) {}
+  constructor(
+    private readonly prefix: string,
+    private readonly pollSeconds: number,
+    public readonly table: MemoryTable = new MemoryTable(),
+    public readonly clock: Clock = new Clock(),
+  ) {}
+
+  private get now(): number {
+    return this.clock.now;
+  }
+
+  private set now(value: number) {
+    this.clock.now = value;
+  }
 
   /** The job snapshots of the next deployments, in order of creation. */
   public script(...perDeployment: JobSnapshot[][]): this {
@@ -54,8 +66,7 @@ export class FakeFleet {
   }
 
   public context(): Record<string, unknown> {
-    const clock = () => this.now;
-    return { State: { get EnteredTime() { return new Date(clock()).toISOString(); } } };
+    return this.clock.context();
   }
 
   private record(service: 'greengrassv2' | 'iot', operation: string, request: Record<string, unknown>): void {

@@ -2,6 +2,7 @@ import { preflight, PreflightEvent } from '../../lambda/compile-preflight/index'
 import { summarize, SummaryEvent } from '../../lambda/compile-summary/index';
 import { chunked } from './archives';
 import { expectValidRequest } from './aws-model';
+import { Clock } from './clock';
 import { TaskHandler } from './state-machine';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -38,23 +39,28 @@ function sdkError(name: string, message = name): Error {
 export class FakeNeo {
   public readonly requests: { operation: string; request: Record<string, unknown> }[] = [];
   public readonly jobs = new Map<string, FakeJob>();
-  public now: number;
   private readonly createErrors = new Map<string, string[]>();
 
   constructor(
     private readonly scripts: Record<string, JobScript>,
     private readonly pollSeconds: number,
     private readonly archive: Buffer,
-    start = Date.parse('2026-11-28T10:00:00.000Z'),
+    public readonly clock: Clock = new Clock(),
   ) {
-    this.now = start;
     for (const [variant, script] of Object.entries(scripts)) this.createErrors.set(variant, [...(script.createErrors ?? [])]);
+  }
+
+  private get now(): number {
+    return this.clock.now;
+  }
+
+  private set now(value: number) {
+    this.clock.now = value;
   }
 
   /** The `$$` context: `State.EnteredTime` reads the fake clock. */
   public context(): Record<string, unknown> {
-    const clock = () => this.now;
-    return { State: { get EnteredTime() { return new Date(clock()).toISOString(); } } };
+    return this.clock.context();
   }
 
   public calls(operation: string): Record<string, unknown>[] {
