@@ -5,7 +5,9 @@
  *    one empty stack (same CLI, same machine, interleaved runs, medians).
  * 2. Step Functions state transitions per compile-minute of the Neo poll loop,
  *    from a run of the synthesized definition in the local executor.
- * 3. The size of each bundled handler.
+ * 3. Packaging throughput and peak RSS for a 200 MB and a 1 GB artifact, and
+ *    the ZIP's size as a ratio to the input (each in a process of its own).
+ * 4. The size of each bundled handler.
  */
 import '../test/support/polyfills';
 import { execFileSync } from 'node:child_process';
@@ -66,6 +68,25 @@ async function benchTransitions(): Promise<void> {
   }
 }
 
+function benchPackaging(sizesMb: number[]): void {
+  const tsx = path.join(ROOT, 'node_modules', '.bin', 'tsx');
+  const script = path.join(ROOT, 'bench', 'package-memory.ts');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-package-'));
+  try {
+    for (const mb of sizesMb) {
+      const file = path.join(dir, `artifact-${mb}.tar.gz`);
+      execFileSync(tsx, [script, 'make', String(mb), file]);
+      const out = JSON.parse(execFileSync(tsx, [script, 'package', file], { encoding: 'utf8' }).trim().split('\n').pop()!) as {
+        inputBytes: number; zipBytes: number; zipToInput: number; mbPerSecond: number; peakRssMB: number;
+      };
+      fs.rmSync(file);
+      console.log(`packaging a ${mb} MB artifact: ${out.mbPerSecond.toFixed(1)} MB/s, peak RSS ${out.peakRssMB.toFixed(0)} MB (target < 256), ZIP/input size ratio ${out.zipToInput.toFixed(4)}`);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function benchBundles(): void {
   const dir = path.join(ROOT, 'dist', 'lambda');
   for (const name of fs.readdirSync(dir).sort()) {
@@ -79,6 +100,7 @@ async function main(): Promise<void> {
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
   benchSynth(rounds);
   await benchTransitions();
+  benchPackaging((process.env.BENCH_PACKAGE_MB ?? '200,1024').split(',').map(Number));
   benchBundles();
 }
 
