@@ -174,11 +174,9 @@ export class NeoCompilation extends sfn.StateMachineFragment {
       FrameworkVersion: description.frameworkVersion?.version,
     } : undefined;
 
-    const preflightState = new tasks.LambdaInvoke(this, 'CompilePreflight', {
-      stateName: 'CompilePreflight',
+    const preflightState = preflight.invoke(this, 'CompilePreflight', {
       comment: 'Checks the run input and the model archive; names one compilation job per variant',
-      lambdaFunction: preflight.function,
-      payload: sfn.TaskInput.fromObject({
+      payload: {
         'runId.$': '$.runId',
         'source': sourcePayload,
         'inputConfig': inputConfig ? stripUndefined(inputConfig) : null,
@@ -191,10 +189,8 @@ export class NeoCompilation extends sfn.StateMachineFragment {
         },
         'budgetSeconds': budgetSeconds,
         'variants': variants.map((v) => stripUndefined({ ...v })),
-      }),
-      payloadResponseOnly: true,
+      },
       resultPath: '$.compile',
-      retryOnServiceExceptions: true,
     });
 
     // Per variant: create, then Wait -> Describe -> Choice until terminal.
@@ -361,17 +357,9 @@ export class NeoCompilation extends sfn.StateMachineFragment {
       timeout: Duration.seconds(30),
       memorySize: 256,
     });
-    const summaryState = new tasks.LambdaInvoke(this, 'SummarizeCompilation', {
-      stateName: 'SummarizeCompilation',
-      lambdaFunction: summary.function,
-      payload: sfn.TaskInput.fromObject({
-        'runId.$': '$.runId',
-        'policy': policy,
-        'results.$': '$.compile.results',
-      }),
-      payloadResponseOnly: true,
+    const summaryState = summary.invoke(this, 'SummarizeCompilation', {
+      payload: { 'runId.$': '$.runId', 'policy': policy, 'results.$': '$.compile.results' },
       resultPath: '$.compile',
-      retryOnServiceExceptions: true,
     });
 
     // The state machine role is the user's: acknowledge, stack-wide, only the

@@ -4,6 +4,8 @@ import { Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { acknowledge } from './acknowledgements';
 import { logEncryptionKey } from './keys';
@@ -79,5 +81,21 @@ export class BundledHandler extends Construct {
     acknowledge(this.function, 'HANDLER_OUTSIDE_VPC');
     acknowledge(this.function, 'HANDLER_INVOKED_SYNCHRONOUSLY');
     acknowledge(this.role, 'HANDLER_TRACING', ['Resource::*']);
+  }
+
+  /**
+   * A Task state that invokes the handler with `payload` and puts what it
+   * returns at `resultPath` (Lambda service errors retried).
+   */
+  public invoke(scope: Construct, id: string, options: { stateName?: string; comment?: string; payload: { [key: string]: unknown }; resultPath: string }): tasks.LambdaInvoke {
+    return new tasks.LambdaInvoke(scope, id, {
+      stateName: options.stateName ?? id,
+      comment: options.comment,
+      lambdaFunction: this.function,
+      payload: sfn.TaskInput.fromObject(options.payload),
+      payloadResponseOnly: true,
+      resultPath: options.resultPath,
+      retryOnServiceExceptions: true,
+    });
   }
 }

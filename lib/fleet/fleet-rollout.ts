@@ -140,14 +140,8 @@ export class FleetRollout extends sfn.StateMachineFragment {
       environment: { LEDGER_TABLE: props.ledger.table.tableName },
     });
     props.ledger.grantWrite(ledgerFn.role);
-    const ledgerCall = (state: string, payload: { [key: string]: unknown }, resultPath: string) => new tasks.LambdaInvoke(this, state, {
-      stateName: name(state),
-      lambdaFunction: ledgerFn.function,
-      payload: sfn.TaskInput.fromObject(payload),
-      payloadResponseOnly: true,
-      resultPath,
-      retryOnServiceExceptions: true,
-    });
+    const ledgerCall = (state: string, payload: { [key: string]: unknown }, resultPath: string) =>
+      ledgerFn.invoke(this, state, { stateName: name(state), payload, resultPath });
 
     const deploymentsArn = stack.formatArn({ service: 'greengrass', resource: 'deployments', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     const jobsArn = stack.formatArn({ service: 'iot', resource: 'job', resourceName: '*', arnFormat: ArnFormat.SLASH_RESOURCE_NAME });

@@ -203,10 +203,8 @@ export class ComponentPublishing extends sfn.StateMachineFragment {
       stateName: 'SkipVariant',
       parameters: { 'skipped': true, 'deviceClass.$': '$.class.name', 'variant.$': '$.artifact.variant' },
     });
-    const pack = new tasks.LambdaInvoke(this, 'PackageArtifact', {
-      stateName: 'PackageArtifact',
-      lambdaFunction: packager.function,
-      payload: sfn.TaskInput.fromObject({
+    const pack = packager.invoke(this, 'PackageArtifact', {
+      payload: {
         'runId.$': '$.runId',
         'variant.$': '$.artifact.variant',
         'target.$': '$.artifact.target',
@@ -216,15 +214,11 @@ export class ComponentPublishing extends sfn.StateMachineFragment {
           framework: props.model.framework,
           inputShapes: Object.fromEntries((props.model.inputs ?? []).map((input, i) => [input.name ?? `input${i}`, input.dimsFor(props.model!.framework)])),
         } : {}),
-      }),
-      payloadResponseOnly: true,
+      },
       resultPath: '$.package',
-      retryOnServiceExceptions: true,
     });
-    const publish = new tasks.LambdaInvoke(this, 'PublishComponent', {
-      stateName: 'PublishComponent',
-      lambdaFunction: publisher.function,
-      payload: sfn.TaskInput.fromObject({
+    const publish = publisher.invoke(this, 'PublishComponent', {
+      payload: {
         'runId.$': '$.runId',
         'deviceClass.$': '$.class.name',
         'componentName.$': '$.class.componentName',
@@ -232,10 +226,8 @@ export class ComponentPublishing extends sfn.StateMachineFragment {
         'recipe.$': '$.class.recipe',
         'budgetSeconds': budgetSeconds,
         'package.$': '$.package',
-      }),
-      payloadResponseOnly: true,
+      },
       resultPath: '$.published',
-      retryOnServiceExceptions: true,
     });
     publish.addRetry({
       errors: ['ThrottlingException', 'InternalServerException', 'RequestAlreadyInProgressException'],

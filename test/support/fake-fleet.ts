@@ -42,13 +42,6 @@ export class FakeFleet {
     public readonly clock: Clock = new Clock(),
   ) {}
 
-  private get now(): number {
-    return this.clock.now;
-  }
-
-  private set now(value: number) {
-    this.clock.now = value;
-  }
 
   /** The job snapshots of the next deployments, in order of creation. */
   public script(...perDeployment: JobSnapshot[][]): this {
@@ -76,7 +69,7 @@ export class FakeFleet {
 
   public handlers(): Record<string, TaskHandler> {
     const ledger = new Ledger('ledger', this.table.client());
-    const ledgerCall: TaskHandler = async (input) => (await handle(input as unknown as RolloutLedgerEvent, ledger, new Date(this.now))) as Json;
+    const ledgerCall: TaskHandler = async (input) => (await handle(input as unknown as RolloutLedgerEvent, ledger, new Date(this.clock.now))) as Json;
     const p = this.prefix;
     return {
       [`${p}PrepareRollout`]: ledgerCall,
@@ -119,7 +112,7 @@ export class FakeFleet {
 
   private describeJob(request: Record<string, unknown>): Json {
     this.record('iot', 'DescribeJob', request);
-    this.now += this.pollSeconds * 1000;
+    this.clock.now += this.pollSeconds * 1000;
     const id = (request.JobId as string).replace(/^job-/, '');
     const d = this.deployments.get(id);
     if (!d) throw sdkError('Iot.ResourceNotFoundException');

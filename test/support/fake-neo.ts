@@ -50,13 +50,6 @@ export class FakeNeo {
     for (const [variant, script] of Object.entries(scripts)) this.createErrors.set(variant, [...(script.createErrors ?? [])]);
   }
 
-  private get now(): number {
-    return this.clock.now;
-  }
-
-  private set now(value: number) {
-    this.clock.now = value;
-  }
 
   /** The `$$` context: `State.EnteredTime` reads the fake clock. */
   public context(): Record<string, unknown> {
@@ -69,7 +62,7 @@ export class FakeNeo {
 
   public handlers(): Record<string, TaskHandler> {
     return {
-      CompilePreflight: async (input) => preflight(input as unknown as PreflightEvent, async () => chunked(this.archive), new Date(this.now)) as unknown as Json,
+      CompilePreflight: async (input) => preflight(input as unknown as PreflightEvent, async () => chunked(this.archive), new Date(this.clock.now)) as unknown as Json,
       SummarizeCompilation: (input) => summarize(input as unknown as SummaryEvent) as unknown as Json,
       CreateCompilationJob: (input) => this.create(input as Record<string, unknown>),
       DescribeCompilationJob: (input) => this.describe(input as Record<string, unknown>),
@@ -94,7 +87,7 @@ export class FakeNeo {
     if (pending.length) throw sdkError(pending.shift()!);
     const name = request.CompilationJobName as string;
     if (this.jobs.has(name)) throw sdkError('SageMaker.ResourceInUseException', `Compilation job ${name} already exists`);
-    this.jobs.set(name, { name, variant, request, createdAt: this.now, describes: 0, stopRequested: false });
+    this.jobs.set(name, { name, variant, request, createdAt: this.clock.now, describes: 0, stopRequested: false });
     return { CompilationJobArn: this.arn(name) };
   }
 
@@ -104,7 +97,7 @@ export class FakeNeo {
 
   private describe(request: Record<string, unknown>): Json {
     this.record('DescribeCompilationJob', request);
-    this.now += this.pollSeconds * 1000;
+    this.clock.now += this.pollSeconds * 1000;
     const name = request.CompilationJobName as string;
     const job = this.jobs.get(name);
     if (!job) throw sdkError('SageMaker.ResourceNotFound', `Could not find compilation job ${name}`);
@@ -121,10 +114,10 @@ export class FakeNeo {
       CompilationJobArn: this.arn(name),
       CompilationJobStatus: status,
       CompilationStartTime: new Date(job.createdAt + 60_000).toISOString(),
-      ...(ended ? { CompilationEndTime: new Date(this.now).toISOString() } : {}),
+      ...(ended ? { CompilationEndTime: new Date(this.clock.now).toISOString() } : {}),
       StoppingCondition: job.request.StoppingCondition as Json,
       CreationTime: new Date(job.createdAt).toISOString(),
-      LastModifiedTime: new Date(this.now).toISOString(),
+      LastModifiedTime: new Date(this.clock.now).toISOString(),
       FailureReason: status === 'FAILED' || status === 'STOPPED' ? (script.failureReason ?? 'Stopped by request') : '',
       ModelArtifacts: { S3ModelArtifacts: `${output.S3OutputLocation as string}model-${target}.tar.gz` },
       ...(status === 'COMPLETED' ? { ModelDigests: { ArtifactDigest: `sha256:${Buffer.from(name).toString('hex').slice(0, 16)}` } } : {}),

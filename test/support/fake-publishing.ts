@@ -80,10 +80,10 @@ export class FakePublishing {
         this.packaged++;
         return this.track(packageVariant(input as unknown as PackageEvent, cfg(), new S3Client({})));
       },
-      PublishComponent: async (input) => this.track(publish(input as unknown as PublishEvent, ledger, new GreengrassV2Client({}), prefix, new Date(this.now))),
+      PublishComponent: async (input) => this.track(publish(input as unknown as PublishEvent, ledger, new GreengrassV2Client({}), prefix, new Date(this.clock.now))),
       DescribeComponent: (input) => {
         expectValidRequest('greengrassv2', 'DescribeComponent', input);
-        this.now += 10_000;
+        this.clock.now += 10_000;
         const arn = (input as { Arn: string }).Arn;
         this.describes.push(input as Record<string, unknown>);
         const script = this.states[arn.split(':components:')[1].split(':versions:')[0]] ?? ['REQUESTED', 'DEPLOYABLE'];
@@ -102,13 +102,6 @@ export class FakePublishing {
     return (await promise) as unknown as Json;
   }
 
-  private get now(): number {
-    return this.clock.now;
-  }
-
-  private set now(value: number) {
-    this.clock.now = value;
-  }
 
   public context(): Record<string, unknown> {
     return this.clock.context();
