@@ -1,0 +1,118 @@
+import * as fs from 'node:fs';
+import { runBenchmark } from './benchmark';
+import { AgentError, AgentErrorCode } from './errors';
+import { connectIpc, IpcClient, publishDocument, resultTopic } from './publish';
+import { BenchmarkResult } from './result';
+import { Server } from './serve';
+
+const USAGE = `usage:
+  edge-agent benchmark --model <file.onnx | package folder> --dataset <dataset.json>
+                       [--run-id ID] [--thing NAME] [--variant NAME] [--out result.json]
+                       [--iterations N] [--warmup N] [--publish | --no-publish]
+  edge-agent serve     --model <...> --inbox <folder> [--interval SECONDS] [--thing NAME]
+
+Inside Greengrass the thing name comes from AWS_IOT_THING_NAME and results are
+published through IPC; outside it, --out writes the result document to a file.`;
+
+function parseArgs(argv: string[]): { command: string; flags: Record<string, string | boolean> } {
+  const [command, ...rest] = argv;
+  const flags: Record<string, string | boolean> = {};
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i];
+    if (!arg.startsWith('--')) throw new AgentError(AgentErrorCode.USAGE, `unexpected argument ${arg}\n${USAGE}`);
+    const name = arg.slice(2);
+    if (name === 'publish' || name === 'no-publish') flags.publish = name === 'publish';
+    else {
+      const value = rest[++i];
+      if (value === undefined) throw new AgentError(AgentErrorCode.USAGE, `--${name} needs a value\n${USAGE}`);
+      flags[name] = value;
+    }
+  }
+  return { command: command ?? '', flags };
+}
+
+function required(flags: Record<string, string | boolean>, name: string): string {
+  const v = flags[name];
+  if (typeof v !== 'string') throw new AgentError(AgentErrorCode.USAGE, `--${name} is required\n${USAGE}`);
+  return v;
+}
+
+function count(flags: Record<string, string | boolean>, name: string, fallback: number): number {
+  if (flags[name] === undefined) return fallback;
+  const n = Number(flags[name]);
+  if (!Number.isInteger(n) || n < 0) throw new AgentError(AgentErrorCode.USAGE, `--${name} must be a whole number, not ${flags[name]}`);
+  return n;
+}
+
+/** The readable table `benchmark` prints. */
+export function formatResult(r: BenchmarkResult): string {
+  if (r.status === 'ERROR') return `benchmark FAILED (${r.error?.code}): ${r.error?.message}`;
+  const rows: [string, string][] = [
+    ['model', `${r.model?.path} (${r.model?.runtime} ${r.model?.runtimeVersion})`],
+    ['data set', `${r.dataset?.name}, ${r.dataset?.samples} samples`],
+    ['load', `${r.loadMs} ms; first inference ${r.firstInferenceMs} ms`],
+    ['latency', `p50 ${r.latencyMs?.p50} ms, p90 ${r.latencyMs?.p90} ms, p99 ${r.latencyMs?.p99} ms, mean ${r.latencyMs?.mean} ms`],
+    ['throughput', `${r.throughputPerSecond} inferences/s`],
+    ['accuracy', r.accuracy ? `top-1 ${(r.accuracy.top1 * 100).toFixed(2)} %, top-5 ${(r.accuracy.top5 * 100).toFixed(2)} %` : 'no labels'],
+    ['parity', r.parity ? `top-1 agreement ${(r.parity.top1Agreement * 100).toFixed(2)} %, max |diff| ${r.parity.maxAbsDiff}` : 'no reference outputs'],
+    ['peak RSS', `${r.peakRssMb} MB`],
+    ['device', `${r.device?.os}/${r.device?.arch}, ${r.device?.cores} × ${r.device?.cpuModel}`],
+    ['compatible', r.compatibility ? `${r.compatibility.ok ? 'yes' : 'NO'} (${r.compatibility.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`).join('; ') || 'all checks pass'})` : 'not checked'],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, ipc: () => Promise<IpcClient & { close(): Promise<void> }> = connectIpc): Promise<number> {
+  const { command, flags } = parseArgs(argv);
+  const thingName = (flags.thing as string | undefined) ?? env.AWS_IOT_THING_NAME ?? 'local';
+  const inGreengrass = Boolean(env.AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT);
+  if (command === 'benchmark') {
+    const result = await runBenchmark({
+      modelPath: required(flags, 'model'),
+      datasetPath: required(flags, 'dataset'),
+      runId: (flags['run-id'] as string | undefined) ?? 'manual',
+      thingName,
+      variant: flags.variant as string | undefined,
+      iterations: count(flags, 'iterations', 200),
+      warmup: count(flags, 'warmup', 10),
+    });
+    process.stdout.write(`${formatResult(result)}\n`);
+    if (typeof flags.out === 'string') fs.writeFileSync(flags.out, `${JSON.stringify(result, null, 2)}\n`);
+    if (flags.publish ?? inGreengrass) {
+      const client = await ipc();
+      try {
+        const n = await publishDocument(client, resultTopic(result.runId, thingName), result, `${result.runId}/${thingName}`);
+        process.stdout.write(`published the result to ${resultTopic(result.runId, thingName)} in ${n} message(s)\n`);
+      } finally {
+        await client.close();
+      }
+    }
+    // A bad model is a result, not a crash: the error document was written and published.
+    return 0;
+  }
+  if (command === 'serve') {
+    const client = inGreengrass ? await ipc() : undefined;
+    const server = new Server({ modelPath: required(flags, 'model'), inbox: required(flags, 'inbox'), thingName, client });
+    await server.start();
+    const interval = count(flags, 'interval', 60) * 1000;
+    let lastTelemetry = Date.now();
+    for (;;) {
+      await server.processInbox();
+      if (server.errored) return 1;
+      if (Date.now() - lastTelemetry >= interval) {
+        await server.telemetry();
+        lastTelemetry = Date.now();
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  throw new AgentError(AgentErrorCode.USAGE, `unknown command ${JSON.stringify(command)}\n${USAGE}`);
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => process.exit(code), (err) => {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(err instanceof AgentError && err.code === AgentErrorCode.USAGE ? 2 : 1);
+  });
+}

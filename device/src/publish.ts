@@ -1,0 +1,68 @@
+import { greengrasscoreipc } from 'aws-iot-device-sdk-v2';
+
+/** The part of the Greengrass IPC client the agent uses (the SDK's own request types). */
+export interface IpcClient {
+  publishToIoTCore(request: greengrasscoreipc.model.PublishToIoTCoreRequest): Promise<unknown>;
+  updateState(request: greengrasscoreipc.model.UpdateStateRequest): Promise<unknown>;
+}
+
+/** AWS IoT Core's largest MQTT message. */
+export const MQTT_MAX_BYTES = 128 * 1024;
+/** What a part may carry, leaving room for the envelope. */
+const PART_BYTES = MQTT_MAX_BYTES - 4 * 1024;
+
+/** The topic a benchmark result goes to: it names the run and the thing. */
+export function resultTopic(runId: string, thingName: string): string {
+  return `edge-model-pipeline/results/${sanitize(runId)}/${sanitize(thingName)}`;
+}
+
+/** The topic serve-mode telemetry goes to. */
+export function telemetryTopic(thingName: string): string {
+  return `edge-model-pipeline/telemetry/${sanitize(thingName)}`;
+}
+
+function sanitize(segment: string): string {
+  // MQTT wildcards and separators would change what the topic means.
+  return segment.replace(/[#+/\u0000]/g, '_');
+}
+
+/**
+ * The MQTT messages that carry `document`: one when it fits in IoT Core's
+ * 128 KB limit, else numbered parts `{ part, parts, messageId, chunk }` that
+ * the receiver joins in order. Nothing is dropped.
+ */
+export function splitForMqtt(document: unknown, messageId: string, limit = PART_BYTES): Buffer[] {
+  const whole = Buffer.from(JSON.stringify(document), 'utf8');
+  if (whole.length <= limit) return [whole];
+  const text = whole.toString('base64');
+  const size = Math.floor((limit * 3) / 4 / 4) * 4;
+  const chunks: string[] = [];
+  for (let i = 0; i < text.length; i += size) chunks.push(text.slice(i, i + size));
+  return chunks.map((chunk, i) => Buffer.from(JSON.stringify({ messageId, part: i + 1, parts: chunks.length, encoding: 'base64', chunk }), 'utf8'));
+}
+
+/** Joins the parts `splitForMqtt` made, in any order; throws when one is missing. */
+export function joinParts(messages: Buffer[]): unknown {
+  const parsed = messages.map((m) => JSON.parse(m.toString('utf8')) as { part?: number; parts?: number; chunk?: string });
+  if (parsed.length === 1 && parsed[0].parts === undefined) return parsed[0];
+  const parts = parsed[0].parts!;
+  const sorted = parsed.sort((a, b) => a.part! - b.part!);
+  if (sorted.length !== parts || sorted.some((p, i) => p.part !== i + 1)) throw new Error(`expected ${parts} parts, got ${sorted.map((p) => p.part).join(', ')}`);
+  return JSON.parse(Buffer.from(sorted.map((p) => p.chunk).join(''), 'base64').toString('utf8'));
+}
+
+/** Publishes `document` to IoT Core through Greengrass IPC, split when it is too large. Returns the message count. */
+export async function publishDocument(client: IpcClient, topicName: string, document: unknown, messageId: string): Promise<number> {
+  const messages = splitForMqtt(document, messageId);
+  for (const payload of messages) {
+    await client.publishToIoTCore({ topicName, qos: greengrasscoreipc.model.QOS.AT_LEAST_ONCE, payload });
+  }
+  return messages.length;
+}
+
+/** Connects to the Greengrass nucleus (only inside a Greengrass component). */
+export async function connectIpc(): Promise<IpcClient & { close(): Promise<void> }> {
+  const client = greengrasscoreipc.createClient();
+  await client.connect();
+  return client;
+}

@@ -1,0 +1,35 @@
+import { DeviceFingerprint } from './fingerprint';
+import { LatencyStats } from './stats';
+
+/** The version of the result document's schema (schema/benchmark-result.schema.json). */
+export const RESULT_SCHEMA_VERSION = 1;
+
+export interface CompatibilityCheck {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+/** One benchmark run on one device: what the canary gate decides on. */
+export interface BenchmarkResult {
+  readonly schemaVersion: 1;
+  readonly kind: 'benchmark';
+  readonly status: 'OK' | 'ERROR';
+  readonly runId: string;
+  readonly thingName: string;
+  readonly variant: string | null;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly model: { path: string; sha256: string | null; runtime: string | null; runtimeVersion: string | null } | null;
+  readonly dataset: { name: string; samples: number } | null;
+  readonly loadMs: number | null;
+  readonly firstInferenceMs: number | null;
+  readonly latencyMs: LatencyStats | null;
+  readonly throughputPerSecond: number | null;
+  readonly peakRssMb: number;
+  readonly accuracy: { top1: number; top5: number; samples: number } | null;
+  readonly parity: { top1Agreement: number; maxAbsDiff: number; samples: number } | null;
+  readonly device: DeviceFingerprint | null;
+  readonly compatibility: { ok: boolean; checks: CompatibilityCheck[] } | null;
+  readonly error: { code: string; message: string } | null;
+}

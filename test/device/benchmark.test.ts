@@ -1,0 +1,151 @@
+/**
+ * @jest-environment ./test/support/native-environment.js
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import Ajv2020 from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
+import { runBenchmark } from '../../device/src/benchmark';
+import { encodeNpy } from '../../device/src/npy';
+import { BenchmarkResult } from '../../device/src/result';
+import { FIXTURES } from '../support/archives';
+
+const DIGITS = path.join(FIXTURES, 'digits');
+const DATASET = path.join(DIGITS, 'validation', 'dataset.json');
+const schema = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'device', 'schema', 'benchmark-result.schema.json'), 'utf8'));
+const ajv = new Ajv2020({ allErrors: true, strict: true });
+addFormats(ajv);
+const validate = ajv.compile(schema);
+
+function expectSchemaValid(result: BenchmarkResult): void {
+  if (!validate(result)) throw new Error(`the result breaks its schema: ${ajv.errorsText(validate.errors)}`);
+}
+
+const bench = (model: string, dataset = DATASET, extra: Record<string, unknown> = {}) =>
+  runBenchmark({ modelPath: model, datasetPath: dataset, runId: 'digits-v7', thingName: 'cam-jn-0001', warmup: 5, iterations: 50, ...extra });
+
+let scratch: string;
+beforeEach(() => { scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-test-')); });
+afterEach(() => fs.rmSync(scratch, { recursive: true, force: true }));
+
+/** A copy of the data set with one file replaced, or dataset.json rewritten. */
+function datasetWith(files: Record<string, Buffer | string>, description?: Record<string, unknown>): string {
+  for (const f of ['inputs.npy', 'labels.npy', 'reference.npy', 'dataset.json']) fs.copyFileSync(path.join(DIGITS, 'validation', f), path.join(scratch, f));
+  for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(scratch, name), content);
+  if (description) {
+    const d = JSON.parse(fs.readFileSync(path.join(scratch, 'dataset.json'), 'utf8'));
+    fs.writeFileSync(path.join(scratch, 'dataset.json'), JSON.stringify({ ...d, ...description }));
+  }
+  return path.join(scratch, 'dataset.json');
+}
+
+describe('benchmark on the real fixture model and data', () => {
+  test('measures accuracy, parity and latency by running the model', async () => {
+    const result = await bench(path.join(DIGITS, 'cnn.onnx'));
+    expect(result.error).toBeNull();
+    expect(result.status).toBe('OK');
+    expectSchemaValid(result);
+    // PyTorch scored 0.975 on these 360 samples; ONNX Runtime runs the same graph.
+    expect(result.accuracy!.top1).toBeGreaterThan(0.95);
+    expect(result.accuracy!.top5).toBeGreaterThanOrEqual(result.accuracy!.top1);
+    expect(result.parity!.top1Agreement).toBeGreaterThan(0.99);
+    expect(result.parity!.maxAbsDiff).toBeLessThan(1e-3);
+    expect(result.latencyMs!.count).toBe(50);
+    expect(result.latencyMs!.p50).toBeLessThanOrEqual(result.latencyMs!.p90);
+    expect(result.latencyMs!.p90).toBeLessThanOrEqual(result.latencyMs!.p99);
+    expect(result.model!.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(result.device!.runtime.name).toBe('onnxruntime');
+    expect(result.dataset).toEqual({ name: 'sklearn-digits-holdout', samples: 360 });
+  });
+
+  test('the pruned variant really scores lower, and drifts from the reference', async () => {
+    const good = await bench(path.join(DIGITS, 'cnn.onnx'));
+    const pruned = await bench(path.join(DIGITS, 'cnn-pruned.onnx'));
+    expect(pruned.status).toBe('OK');
+    expect(pruned.accuracy!.top1).toBeLessThan(good.accuracy!.top1 - 0.2);
+    expect(pruned.parity!.top1Agreement).toBeLessThan(0.8);
+    expect(pruned.parity!.maxAbsDiff).toBeGreaterThan(good.parity!.maxAbsDiff);
+  });
+
+  const error = async (model: string, dataset: string, code: string, message: RegExp) => {
+    const result = await bench(model, dataset);
+    expect(result.status).toBe('ERROR');
+    expect(result.error).toEqual({ code, message: expect.stringMatching(message) });
+    expectSchemaValid(result);
+    return result;
+  };
+
+  test('a file that is not a model is an error document, not a crash', async () => {
+    fs.writeFileSync(path.join(scratch, 'model.onnx'), 'this is not a model');
+    await error(path.join(scratch, 'model.onnx'), DATASET, 'MODEL_INVALID', /is not a model ONNX Runtime can load/);
+  });
+
+  test('an input shape that does not match the model', async () => {
+    const wrong = encodeNpy({ dtype: 'float32', shape: [360, 64], data: new Float32Array(360 * 64) });
+    await error(path.join(DIGITS, 'cnn.onnx'), datasetWith({ 'inputs.npy': wrong }), 'INPUT_MISMATCH', /one sample has shape \[64\] but the model takes \[1, 8, 8\]/);
+  });
+
+  test('an input dtype that does not match the model', async () => {
+    const bytes = encodeNpy({ dtype: 'uint8', shape: [360, 1, 8, 8], data: new Uint8Array(360 * 64) });
+    await error(path.join(DIGITS, 'cnn.onnx'), datasetWith({ 'inputs.npy': bytes }), 'INPUT_MISMATCH', /holds uint8 but the model takes float32/);
+  });
+
+  test('an input name the model does not have', async () => {
+    await error(path.join(DIGITS, 'cnn.onnx'), datasetWith({}, { inputs: { image: 'inputs.npy' } }), 'INPUT_MISMATCH', /has inputs \["image"\] but the model takes \["pixels"\]/);
+  });
+
+  test('counts that disagree', async () => {
+    const labels = encodeNpy({ dtype: 'int64', shape: [359], data: new BigInt64Array(359) });
+    await error(path.join(DIGITS, 'cnn.onnx'), datasetWith({ 'labels.npy': labels }), 'DATASET_INVALID', /holds 359 labels for 360 samples/);
+  });
+
+  test('labels out of range', async () => {
+    const data = new BigInt64Array(360);
+    data[7] = 12n;
+    await error(path.join(DIGITS, 'cnn.onnx'), datasetWith({ 'labels.npy': encodeNpy({ dtype: 'int64', shape: [360], data }) }), 'DATASET_INVALID', /label 12 of sample 7 is out of range/);
+  });
+
+  test('labels of the wrong dtype', async () => {
+    const labels = encodeNpy({ dtype: 'float32', shape: [360], data: new Float32Array(360) });
+    await error(path.join(DIGITS, 'cnn.onnx'), datasetWith({ 'labels.npy': labels }), 'DATASET_INVALID', /labels are float32; save integer class indices/);
+  });
+
+  test('a truncated .npy', async () => {
+    const bytes = fs.readFileSync(path.join(DIGITS, 'validation', 'inputs.npy'));
+    await error(path.join(DIGITS, 'cnn.onnx'), datasetWith({ 'inputs.npy': bytes.subarray(0, bytes.length - 1000) }), 'DATASET_INVALID', /the data is truncated/);
+  });
+
+  test('NaN outputs', async () => {
+    const nan = new Float32Array(360 * 64).fill(Number.NaN);
+    await error(path.join(DIGITS, 'cnn.onnx'), datasetWith({ 'inputs.npy': encodeNpy({ dtype: 'float32', shape: [360, 1, 8, 8], data: nan }) }), 'NON_FINITE_OUTPUT', /holds NaN/);
+  });
+
+  test('a missing runtime library (DLR) is RUNTIME_MISSING', async () => {
+    const pkg = path.join(scratch, 'pkg');
+    fs.mkdirSync(pkg);
+    fs.writeFileSync(path.join(pkg, 'manifest.json'), JSON.stringify({ schemaVersion: 1, variant: 'rasp4b', target: 'rasp4b', runtime: 'dlr', model: { library: 'compiled.so', params: 'compiled.params', graph: null, onnx: null }, files: [] }));
+    const previous = process.env.DLR_LIBRARY;
+    process.env.DLR_LIBRARY = path.join(scratch, 'no-such-libdlr.so');
+    try {
+      await error(pkg, DATASET, 'RUNTIME_MISSING', /the DLR library .*no-such-libdlr.so cannot be loaded/);
+    } finally {
+      if (previous === undefined) delete process.env.DLR_LIBRARY;
+      else process.env.DLR_LIBRARY = previous;
+    }
+  });
+
+  test('an unpacked ONNX package is checked against its manifest', async () => {
+    const pkg = path.join(scratch, 'pkg');
+    fs.mkdirSync(pkg);
+    fs.copyFileSync(path.join(DIGITS, 'cnn.onnx'), path.join(pkg, 'model.onnx'));
+    const sha = require('node:crypto').createHash('sha256').update(fs.readFileSync(path.join(pkg, 'model.onnx'))).digest('hex');
+    const manifest = { schemaVersion: 1, variant: 'onnx', target: 'onnx', runtime: 'onnxruntime', model: { library: null, params: null, graph: null, onnx: 'model.onnx' }, files: [{ path: 'model.onnx', size: 9150, sha256: sha }] };
+    fs.writeFileSync(path.join(pkg, 'manifest.json'), JSON.stringify(manifest));
+    const ok = await bench(pkg);
+    expect(ok.compatibility).toEqual({ ok: true, checks: expect.arrayContaining([{ name: 'file model.onnx', ok: true, detail: 'sha256 matches the manifest' }]) });
+    fs.writeFileSync(path.join(pkg, 'manifest.json'), JSON.stringify({ ...manifest, files: [{ ...manifest.files[0], sha256: '0'.repeat(64) }] }));
+    const tampered = await bench(pkg);
+    expect(tampered.compatibility!.ok).toBe(false);
+  });
+});

@@ -1,0 +1,33 @@
+import { encodeNpy, parseNpy, readNpy } from '../../device/src/npy';
+import { FIXTURES } from '../support/archives';
+
+describe('the .npy reader', () => {
+  test('reads what NumPy wrote: the fixture inputs, labels and reference outputs', () => {
+    const inputs = readNpy(`${FIXTURES}/digits/validation/inputs.npy`);
+    expect(inputs.dtype).toBe('float32');
+    expect(inputs.shape).toEqual([360, 1, 8, 8]);
+    expect(Math.max(...inputs.data as Float32Array)).toBeLessThanOrEqual(1);
+    const labels = readNpy(`${FIXTURES}/digits/validation/labels.npy`);
+    expect(labels).toMatchObject({ dtype: 'int64', shape: [360] });
+    expect(readNpy(`${FIXTURES}/digits/validation/reference.npy`).shape).toEqual([360, 10]);
+  });
+
+  test('round-trips what it encodes', () => {
+    const data = Float32Array.from([1.5, -2, 3.25, 0]);
+    const back = parseNpy(encodeNpy({ dtype: 'float32', shape: [2, 2], data }));
+    expect(back).toEqual({ dtype: 'float32', shape: [2, 2], data });
+  });
+
+  const good = encodeNpy({ dtype: 'float32', shape: [4], data: Float32Array.from([1, 2, 3, 4]) });
+  test.each<[string, Buffer, RegExp]>([
+    ['a file that is not .npy', Buffer.from('PK\u0003\u0004 a zip'), /not a NumPy .npy file/],
+    ['a truncated data block', good.subarray(0, good.length - 3), /the data is truncated: shape \(4\) of <f4 needs 16 bytes, the file has 13/],
+    ['bytes after the data', Buffer.concat([good, Buffer.alloc(8)]), /8 bytes follow the data/],
+    ['a big-endian array', Buffer.from(good.toString('latin1').replace("'<f4'", "'>f4'"), 'latin1'), /dtype >f4 .*big-endian/],
+    ['a Fortran-order array', Buffer.from(good.toString('latin1').replace('False', 'True '), 'latin1'), /Fortran order/],
+    ['an object array', Buffer.from(good.toString('latin1').replace("'<f4'", "'|O8'"), 'latin1'), /dtype \|O8 is not one the agent reads/],
+    ['a header cut short', good.subarray(0, 20), /header runs past the end/],
+  ])('refuses %s', (_label, bytes, message) => {
+    expect(() => parseNpy(bytes, 'x.npy')).toThrow(message);
+  });
+});
