@@ -23,7 +23,7 @@ export function telemetryTopic(thingName: string): string {
 
 function sanitize(segment: string): string {
   // MQTT wildcards and separators would change what the topic means.
-  return segment.replace(/[#+/\u0000]/g, '_');
+  return segment.split('').map((ch) => ('#+/'.includes(ch) || ch.charCodeAt(0) === 0 ? '_' : ch)).join('');
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * @jest-environment ./test/support/native-environment.js
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -139,7 +140,7 @@ describe('benchmark on the real fixture model and data', () => {
     const pkg = path.join(scratch, 'pkg');
     fs.mkdirSync(pkg);
     fs.copyFileSync(path.join(DIGITS, 'cnn.onnx'), path.join(pkg, 'model.onnx'));
-    const sha = require('node:crypto').createHash('sha256').update(fs.readFileSync(path.join(pkg, 'model.onnx'))).digest('hex');
+    const sha = createHash('sha256').update(fs.readFileSync(path.join(pkg, 'model.onnx'))).digest('hex');
     const manifest = { schemaVersion: 1, variant: 'onnx', target: 'onnx', runtime: 'onnxruntime', model: { library: null, params: null, graph: null, onnx: 'model.onnx' }, files: [{ path: 'model.onnx', size: 9150, sha256: sha }] };
     fs.writeFileSync(path.join(pkg, 'manifest.json'), JSON.stringify(manifest));
     const ok = await bench(pkg);
