@@ -63,7 +63,12 @@ export function formatResult(r: BenchmarkResult): string {
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
 }
 
-export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, ipc: () => Promise<IpcClient & { close(): Promise<void> }> = connectIpc): Promise<number> {
+export async function main(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  ipc: () => Promise<IpcClient & { close(): Promise<void> }> = connectIpc,
+  print: (text: string) => void = (text) => process.stdout.write(text),
+): Promise<number> {
   const { command, flags } = parseArgs(argv);
   const thingName = (flags.thing as string | undefined) ?? env.AWS_IOT_THING_NAME ?? 'local';
   const inGreengrass = Boolean(env.AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT);
@@ -77,13 +82,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
       iterations: count(flags, 'iterations', 200),
       warmup: count(flags, 'warmup', 10),
     });
-    process.stdout.write(`${formatResult(result)}\n`);
+    print(`${formatResult(result)}\n`);
     if (typeof flags.out === 'string') fs.writeFileSync(flags.out, `${JSON.stringify(result, null, 2)}\n`);
     if (flags.publish ?? inGreengrass) {
       const client = await ipc();
       try {
         const n = await publishDocument(client, resultTopic(result.runId, thingName), result, `${result.runId}/${thingName}`);
-        process.stdout.write(`published the result to ${resultTopic(result.runId, thingName)} in ${n} message(s)\n`);
+        print(`published the result to ${resultTopic(result.runId, thingName)} in ${n} message(s)\n`);
       } finally {
         await client.close();
       }

@@ -1,5 +1,5 @@
-import { encodeNpy, parseNpy, readNpy } from '../../device/src/npy';
-import { FIXTURES } from '../support/archives';
+import { encodeNpy, parseNpy, readNpy } from '../src/npy';
+import { FIXTURES } from '../../test/support/archives';
 
 describe('the .npy reader', () => {
   test('reads what NumPy wrote: the fixture inputs, labels and reference outputs', () => {

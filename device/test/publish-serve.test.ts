@@ -1,0 +1,136 @@
+/**
+ * @jest-environment ./test/support/native-environment.js
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { main } from '../src/cli';
+import { encodeNpy, readNpy } from '../src/npy';
+import { joinParts, MQTT_MAX_BYTES, publishDocument, resultTopic, splitForMqtt } from '../src/publish';
+import { Server } from '../src/serve';
+import { FIXTURES } from '../../test/support/archives';
+import { IpcDouble } from './support/ipc-double';
+
+const DIGITS = path.join(FIXTURES, 'digits');
+let dir: string;
+beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-io-')); });
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe('publishing through Greengrass IPC', () => {
+  test('a result goes to a topic that names the run and the thing, as one QoS 1 message', async () => {
+    const ipc = new IpcDouble();
+    const n = await publishDocument(ipc, resultTopic('digits-v7', 'cam-jn-0001'), { status: 'OK' }, 'm');
+    expect(n).toBe(1);
+    expect(ipc.published).toEqual([{ topicName: 'edge-model-pipeline/results/digits-v7/cam-jn-0001', qos: '1', payload: Buffer.from('{"status":"OK"}'), wireBytes: expect.any(Number) }]);
+  });
+
+  test('MQTT wildcards in names cannot change what the topic means', () => {
+    expect(resultTopic('run/#', 'thing+1')).toBe('edge-model-pipeline/results/run__/thing_1');
+  });
+
+  test('a document over the MQTT limit is split into parts that rebuild it exactly: nothing is lost', async () => {
+    const big = { kind: 'benchmark', samples: Array.from({ length: 30000 }, (_, i) => ({ i, label: i % 10, score: Math.sin(i) })) };
+    const ipc = new IpcDouble();
+    const n = await publishDocument(ipc, 't', big, 'run-1/cam');
+    expect(n).toBeGreaterThan(1);
+    for (const message of ipc.published) expect(message.payload.length).toBeLessThanOrEqual(MQTT_MAX_BYTES);
+    expect(joinParts(ipc.published.map((m) => m.payload).reverse())).toEqual(big);
+  });
+
+  test('a missing part is noticed', () => {
+    const parts = splitForMqtt({ data: 'x'.repeat(400_000) }, 'id');
+    expect(() => joinParts(parts.slice(1))).toThrow(/expected \d+ parts/);
+  });
+
+  test('the CLI publishes the result document it writes when asked', async () => {
+    const ipc = new IpcDouble();
+    const out = path.join(dir, 'result.json');
+    const code = await main(['benchmark', '--model', path.join(DIGITS, 'cnn.onnx'), '--dataset', path.join(DIGITS, 'validation', 'dataset.json'),
+      '--run-id', 'digits-v7', '--thing', 'cam-jn-0001', '--iterations', '20', '--warmup', '2', '--out', out, '--publish'], {}, async () => ipc, () => undefined);
+    expect(code).toBe(0);
+    const written = JSON.parse(fs.readFileSync(out, 'utf8'));
+    expect(written).toMatchObject({ status: 'OK', runId: 'digits-v7', thingName: 'cam-jn-0001' });
+    expect(ipc.published).toHaveLength(1);
+    expect(JSON.parse(ipc.published[0].payload.toString())).toEqual(written);
+  });
+
+  test('under Greengrass the thing name comes from the environment and publishing is on', async () => {
+    const ipc = new IpcDouble();
+    fs.writeFileSync(path.join(dir, 'bad.onnx'), 'nope');
+    const env = { AWS_IOT_THING_NAME: 'cam-pi-0042', AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT: '/greengrass/v2/ipc.socket' };
+    const code = await main(['benchmark', '--model', path.join(dir, 'bad.onnx'), '--dataset', path.join(DIGITS, 'validation', 'dataset.json'), '--run-id', 'r9'], env, async () => ipc, () => undefined);
+    expect(code).toBe(0);
+    expect(ipc.published[0].topicName).toBe('edge-model-pipeline/results/r9/cam-pi-0042');
+    expect(JSON.parse(ipc.published[0].payload.toString())).toMatchObject({ status: 'ERROR', error: { code: 'MODEL_INVALID' } });
+  });
+
+  test('bad command lines are usage errors', async () => {
+    await expect(main(['benchmark', '--model'], {})).rejects.toMatchObject({ code: 'USAGE' });
+    await expect(main(['train'], {})).rejects.toMatchObject({ code: 'USAGE', message: expect.stringContaining('unknown command "train"') });
+  });
+});
+
+describe('serve mode', () => {
+  const sample = (index: number) => {
+    const x = readNpy(path.join(DIGITS, 'validation', 'inputs.npy'));
+    return encodeNpy({ dtype: 'float32', shape: [1, 1, 8, 8], data: (x.data as Float32Array).slice(index * 64, (index + 1) * 64) });
+  };
+
+  test('predicts what arrives in the inbox and publishes predictions and drift telemetry', async () => {
+    const ipc = new IpcDouble();
+    const inbox = path.join(dir, 'inbox');
+    const server = new Server({ modelPath: path.join(DIGITS, 'cnn.onnx'), inbox, thingName: 'cam-jn-0001', client: ipc, log: () => undefined });
+    await server.start();
+    const labels = Array.from(readNpy(path.join(DIGITS, 'validation', 'labels.npy')).data as BigInt64Array, Number);
+    for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(inbox, `${String(i).padStart(3, '0')}.npy`), sample(i));
+    expect(await server.processInbox()).toBe(20);
+    expect(fs.readdirSync(inbox)).toEqual([]);
+    const predictions = ipc.published.map((m) => JSON.parse(m.payload.toString()));
+    expect(predictions).toHaveLength(20);
+    const right = predictions.filter((p, i) => p.class === labels[i]).length;
+    expect(right).toBeGreaterThanOrEqual(18);
+    const telemetry = await server.telemetry() as { inferences: number; classHistogram: number[]; confidenceHistogram: { counts: number[] }; latencyMs: { p90: number } };
+    expect(telemetry.inferences).toBe(20);
+    expect(telemetry.classHistogram.reduce((a, b) => a + b, 0)).toBe(20);
+    expect(telemetry.confidenceHistogram.counts.reduce((a, b) => a + b, 0)).toBe(20);
+    expect(telemetry.latencyMs.p90).toBeGreaterThan(0);
+    expect(ipc.published.at(-1)!.topicName).toBe('edge-model-pipeline/telemetry/cam-jn-0001');
+    expect(ipc.states).toEqual(['RUNNING']);
+    await server.stop();
+  });
+
+  test('a model that fails to load reports ERRORED, so Greengrass rolls the device back', async () => {
+    const ipc = new IpcDouble();
+    fs.writeFileSync(path.join(dir, 'broken.onnx'), 'not a model');
+    const server = new Server({ modelPath: path.join(dir, 'broken.onnx'), inbox: path.join(dir, 'inbox'), thingName: 't', client: ipc, log: () => undefined });
+    await expect(server.start()).rejects.toMatchObject({ code: 'MODEL_INVALID' });
+    expect(ipc.states).toEqual(['ERRORED']);
+  });
+
+  test('a run of failing inferences reports ERRORED and stops; it never keeps running broken', async () => {
+    const ipc = new IpcDouble();
+    const inbox = path.join(dir, 'inbox');
+    const server = new Server({ modelPath: path.join(DIGITS, 'cnn.onnx'), inbox, thingName: 't', client: ipc, maxConsecutiveFailures: 3, log: () => undefined });
+    await server.start();
+    for (let i = 0; i < 5; i++) fs.writeFileSync(path.join(inbox, `bad-${i}.npy`), encodeNpy({ dtype: 'float32', shape: [1, 7], data: new Float32Array(7) }));
+    await server.processInbox();
+    expect(server.errored).toBe(true);
+    expect(ipc.states).toEqual(['RUNNING', 'ERRORED']);
+    await expect(server.processInbox()).rejects.toThrow('not running');
+    await server.stop();
+  });
+
+  test('one bad input among good ones is logged and skipped', async () => {
+    const lines: string[] = [];
+    const inbox = path.join(dir, 'inbox');
+    const server = new Server({ modelPath: path.join(DIGITS, 'cnn.onnx'), inbox, thingName: 't', log: (l) => lines.push(l) });
+    await server.start();
+    fs.writeFileSync(path.join(inbox, 'a.npy'), sample(0));
+    fs.writeFileSync(path.join(inbox, 'b.npy'), Buffer.from('garbage'));
+    fs.writeFileSync(path.join(inbox, 'c.npy'), sample(1));
+    expect(await server.processInbox()).toBe(2);
+    expect(server.errored).toBe(false);
+    expect(lines.some((l) => l.includes('"inference failed"') && l.includes('b.npy'))).toBe(true);
+    await server.stop();
+  });
+});
