@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'dist-jsii/', 'cdk.out/', '**/*.d.ts', 'lib/**/*.js', '.jsii'] },
+  { ignores: ['node_modules/', '**/node_modules/', 'dist/', '**/dist/', 'dist-jsii/', 'cdk.out/', '**/*.d.ts', 'lib/**/*.js', '.jsii'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -13,3 +13,4 @@ export * from './fleet/release-ledger';
 export * from './fleet/edge-fleet';
 export * from './fleet/rollout';
 export * from './fleet/fleet-rollout';
+export * from './device/edge-agent-component';

@@ -135,6 +135,13 @@ export class EdgeFleet extends Construct {
           },
           { Sid: 'OwnTopicFilters', Effect: 'Allow', Action: 'iot:Subscribe', Resource: [iotArn('topicfilter', `$aws/things/${prefix}*/*`)] },
           {
+            // The edge agent's results and telemetry, each under the device's own thing name.
+            Sid: 'EdgeAgentTopics',
+            Effect: 'Allow',
+            Action: 'iot:Publish',
+            Resource: [iotArn('topic', `edge-model-pipeline/results/*/${prefix}*`), iotArn('topic', `edge-model-pipeline/telemetry/${prefix}*`)],
+          },
+          {
             Sid: 'OwnShadows',
             Effect: 'Allow',
             Action: ['iot:GetThingShadow', 'iot:UpdateThingShadow', 'iot:DeleteThingShadow'],

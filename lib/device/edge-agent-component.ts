@@ -1,0 +1,151 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { RemovalPolicy } from 'aws-cdk-lib';
+import * as greengrassv2 from 'aws-cdk-lib/aws-greengrassv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import { Construct } from 'constructs';
+import { isUnresolved, ProblemCollector } from '../core/errors';
+import { EdgeFleet } from '../fleet/edge-fleet';
+import { ArtifactUnarchive, ComponentOs, ComponentRecipe } from '../package/recipe';
+
+/** What the agent does when the component runs. */
+export enum AgentMode {
+  /** Validate and benchmark the model on the data set, publish one result document, exit. */
+  BENCHMARK = 'benchmark',
+  /** Run the model on inputs arriving in the inbox folder; publish predictions and drift telemetry. */
+  SERVE = 'serve',
+}
+
+/** Props for {@link EdgeAgentComponent}. */
+export interface EdgeAgentComponentProps {
+  /**
+   * The component name; never `aws.greengrass…`.
+   *
+   * @default 'cdk-edge-model-pipeline.EdgeAgent'
+   */
+  readonly componentName?: string;
+  /**
+   * The fleets whose devices run the agent: their token exchange roles may
+   * download its artifact.
+   *
+   * @default - none; grant with `grantDownload`
+   */
+  readonly fleets?: EdgeFleet[];
+  /**
+   * The mode a deployment gets unless it sets `mode` in its configuration.
+   *
+   * @default AgentMode.BENCHMARK
+   */
+  readonly defaultMode?: AgentMode;
+  /**
+   * Timed inferences per benchmark.
+   *
+   * @default 200
+   */
+  readonly iterations?: number;
+}
+
+/** Topics the agent publishes on (see the agent's publish.ts). */
+export const AGENT_TOPICS = {
+  results: 'edge-model-pipeline/results',
+  telemetry: 'edge-model-pipeline/telemetry',
+};
+
+function agentBundle(): string {
+  const candidates = [
+    path.join(__dirname, '..', '..', 'device', 'dist', 'component'),
+    path.join(__dirname, '..', '..', '..', 'device', 'dist', 'component'),
+  ];
+  for (const dir of candidates) if (fs.existsSync(path.join(dir, 'edge-agent.js'))) return dir;
+  throw new Error(`cdk-edge-model-pipeline: the edge agent bundle is missing (looked in ${candidates.join(' and ')}). Run "npm run build" in device/.`);
+}
+
+/**
+ * The edge agent as a Greengrass v2 component: its one-file bundle is an
+ * artifact, its Install step installs the native runtimes (ONNX Runtime,
+ * koffi for DLR, the IoT device SDK) with npm, its Run step runs the agent in
+ * the configured mode. IPC access covers the agent's own topics only.
+ *
+ * Deployments set `modelPath`, `datasetPath`, `runId` and `mode` through a
+ * configuration merge. The devices need Node.js 18 or later and npm.
+ *
+ * The component version is derived from the bundle and recipe
+ * (`1.0.{n}`), so it changes exactly when they do; old versions are retained,
+ * as devices may still run them.
+ */
+export class EdgeAgentComponent extends Construct {
+  /** The component name. */
+  public readonly componentName: string;
+  /** The component version. */
+  public readonly componentVersion: string;
+  /** The component version resource. */
+  public readonly resource: greengrassv2.CfnComponentVersion;
+  private readonly asset: s3assets.Asset;
+
+  constructor(scope: Construct, id: string, props: EdgeAgentComponentProps = {}) {
+    super(scope, id);
+    const componentName = props.componentName ?? 'cdk-edge-model-pipeline.EdgeAgent';
+    const iterations = props.iterations ?? 200;
+    const problems = new ProblemCollector();
+    if (!isUnresolved(iterations) && (!Number.isInteger(iterations) || iterations < 1 || iterations > 100000)) {
+      problems.add('iterations', iterations, 'Use a whole number from 1 to 100000.');
+    }
+    problems.throwIfAny(this);
+
+    this.asset = new s3assets.Asset(this, 'Bundle', { path: agentBundle() });
+    const artifactUri = `s3://${this.asset.s3BucketName}/${this.asset.s3ObjectKey}`;
+    const dir = `{artifacts:decompressedPath}/${path.basename(this.asset.s3ObjectKey, '.zip')}`;
+    const recipeProps = (version: string, uri: string) => ({
+      componentName,
+      componentVersion: version,
+      description: 'cdk-edge-model-pipeline edge agent: validates, benchmarks and serves models on the device',
+      defaultConfiguration: {
+        mode: props.defaultMode ?? AgentMode.BENCHMARK,
+        modelPath: '',
+        datasetPath: '',
+        runId: 'manual',
+        iterations: String(iterations),
+        inbox: 'inbox',
+      },
+      accessControl: [{
+        ipcService: 'aws.greengrass.ipc.mqttproxy',
+        policyId: 'EdgeAgentPublish',
+        description: 'Results, predictions and telemetry of the edge agent only',
+        operations: ['aws.greengrass#PublishToIoTCore'],
+        resources: [`${AGENT_TOPICS.results}/*`, `${AGENT_TOPICS.telemetry}/*`],
+      }],
+      manifests: [{
+        platform: { os: ComponentOs.LINUX },
+        lifecycle: {
+          environment: { ONNXRUNTIME_NODE_INSTALL: 'skip' },
+          install: `cp "${dir}/package.json" . && npm install --omit=dev --no-audit --no-fund --ignore-scripts`,
+          run: `node "${dir}/edge-agent.js" {configuration:/mode} --model "{configuration:/modelPath}" --dataset "{configuration:/datasetPath}"`
+            + ' --run-id "{configuration:/runId}" --iterations {configuration:/iterations} --inbox "{configuration:/inbox}"',
+        },
+        artifacts: [{ uri, unarchive: ArtifactUnarchive.ZIP }],
+      }],
+    });
+    // The version follows the content: the bundle's hash and the recipe (with a stand-in
+    // for the artifact URI, whose bucket is a deploy-time token).
+    const fingerprint = `${this.asset.assetHash}:${new ComponentRecipe(recipeProps('0.0.0', 's3://bundle/agent.zip')).toJson()}`;
+    const patch = parseInt(createHash('sha256').update(fingerprint).digest('hex').slice(0, 7), 16);
+    this.componentName = componentName;
+    this.componentVersion = `1.0.${patch}`;
+    this.resource = new greengrassv2.CfnComponentVersion(this, 'Resource', {
+      inlineRecipe: new ComponentRecipe(recipeProps(this.componentVersion, artifactUri)).toJson(),
+    });
+    this.resource.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    for (const fleet of props.fleets ?? []) this.grantDownload(fleet.tokenExchangeRole);
+  }
+
+  /** Lets `grantee` (a token exchange role) download the agent's artifact. */
+  public grantDownload(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:GetObject'],
+      resourceArns: [this.asset.bucket.arnForObjects(this.asset.s3ObjectKey)],
+    });
+  }
+}

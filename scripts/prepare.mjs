@@ -1,0 +1,21 @@
+// Runs when this repository is installed (npm ci / npm install), not for consumers of the package:
+// bundles the Lambda handlers, installs the edge agent's own dependencies (device/, with its
+// native runtimes) and bundles the agent, so `npx cdk synth` and `npm test` work from a fresh clone.
+import { execFileSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const device = join(root, 'device');
+const run = (cmd, args, cwd, env = {}) => execFileSync(cmd, args, { cwd, stdio: 'inherit', env: { ...process.env, ...env } });
+
+run(process.execPath, [join(root, 'scripts', 'bundle-lambdas.mjs')], root);
+
+const installed = join(device, 'node_modules', '.package-lock.json');
+const lock = join(device, 'package-lock.json');
+if (!existsSync(installed) || statSync(installed).mtimeMs < statSync(lock).mtimeMs) {
+  // onnxruntime-node's install script downloads CUDA parts; its CPU binaries are in the package.
+  run('npm', ['ci', '--no-audit', '--no-fund'], device, { ONNXRUNTIME_NODE_INSTALL: 'skip' });
+}
+run(process.execPath, [join(device, 'build.mjs')], device);

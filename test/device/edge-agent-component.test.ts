@@ -1,0 +1,90 @@
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { AgentMode, ArtifactStore, EdgeAgentComponent, EdgeFleet } from '../../lib';
+import { expectCompliant } from '../support/compliance';
+import { TEST_ENV } from '../support/state-machine';
+
+function setup(props: { defaultMode?: AgentMode } = {}) {
+  const app = new App();
+  const stack = new Stack(app, 'Test');
+  const store = new ArtifactStore(stack, 'Store');
+  const fleet = new EdgeFleet(stack, 'Fleet', { deviceClass: 'jetson-nano', thingNamePrefix: 'cam-jn-', store });
+  const agent = new EdgeAgentComponent(stack, 'Agent', { fleets: [fleet], ...props });
+  return { app, stack, agent, fleet };
+}
+
+/** The inline recipe with its tokens resolved to test values. */
+function recipeOf(stack: Stack): Record<string, unknown> & { Manifests: { Lifecycle: Record<string, { Script: string }>; Artifacts: { URI: string }[] }[] } {
+  const resource = Object.values(Template.fromStack(stack).findResources('AWS::GreengrassV2::ComponentVersion'))[0] as { Properties: { InlineRecipe: unknown } };
+  const render = (v: unknown): string => {
+    if (typeof v === 'string') return v;
+    const o = v as Record<string, unknown>;
+    if ('Fn::Join' in o) return (o['Fn::Join'] as [string, unknown[]])[1].map(render).join((o['Fn::Join'] as [string])[0]);
+    if ('Fn::Sub' in o) return (o['Fn::Sub'] as string).replace('${AWS::AccountId}', TEST_ENV.account).replace('${AWS::Region}', TEST_ENV.region);
+    if ('Ref' in o) return { 'AWS::AccountId': TEST_ENV.account, 'AWS::Region': TEST_ENV.region, 'AWS::Partition': TEST_ENV.partition }[o.Ref as string] ?? String(o.Ref);
+    throw new Error(`cannot render ${JSON.stringify(v)}`);
+  };
+  return JSON.parse(render(resource.Properties.InlineRecipe));
+}
+
+describe('EdgeAgentComponent', () => {
+  test('publishes the agent bundle as a component with install and run steps, and IPC access to its own topics only', () => {
+    const { stack, agent } = setup();
+    const recipe = recipeOf(stack);
+    expect(recipe).toMatchObject({
+      RecipeFormatVersion: '2020-01-25',
+      ComponentName: 'cdk-edge-model-pipeline.EdgeAgent',
+      ComponentVersion: agent.componentVersion,
+      ComponentConfiguration: {
+        DefaultConfiguration: {
+          mode: 'benchmark',
+          iterations: '200',
+          accessControl: {
+            'aws.greengrass.ipc.mqttproxy': {
+              EdgeAgentPublish: { operations: ['aws.greengrass#PublishToIoTCore'], resources: ['edge-model-pipeline/results/*', 'edge-model-pipeline/telemetry/*'] },
+            },
+          },
+        },
+      },
+    });
+    const manifest = recipe.Manifests[0];
+    expect(manifest.Lifecycle.Install.Script).toMatch(/npm install --omit=dev .*--ignore-scripts/);
+    expect(manifest.Lifecycle.Run.Script).toMatch(/^node ".*\/edge-agent\.js" \{configuration:\/mode\} --model "\{configuration:\/modelPath\}"/);
+    expect(manifest.Artifacts[0].URI).toMatch(/^s3:\/\/cdk-[a-z0-9]+-assets-111122223333-eu-west-1\/[0-9a-f]{64}\.zip$/);
+    expect(agent.componentVersion).toMatch(/^1\.0\.\d+$/);
+  });
+
+  test('the version follows the content: the same synth gives the same version, another recipe another', () => {
+    expect(setup().agent.componentVersion).toBe(setup().agent.componentVersion);
+    expect(setup({ defaultMode: AgentMode.SERVE }).agent.componentVersion).not.toBe(setup().agent.componentVersion);
+  });
+
+  test('old versions are kept: devices may still run them', () => {
+    const { stack } = setup();
+    Template.fromStack(stack).hasResource('AWS::GreengrassV2::ComponentVersion', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+  });
+
+  test('the fleet\'s devices may download the bundle, and nothing else of the asset bucket', () => {
+    const { stack } = setup();
+    const all = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy')).map((p) => JSON.stringify(p));
+    const tes = all.find((p) => p.includes('FleetTokenExchangeRole'))!;
+    expect(tes).toMatch(/"Action":"s3:GetObject","Effect":"Allow","Resource":\{"Fn::Join":\["",\["arn:",\{"Ref":"AWS::Partition"\},":s3:::",\{"Fn::Sub":"cdk-[a-z0-9]+-assets-\$\{AWS::AccountId\}-\$\{AWS::Region\}"\},"\/[0-9a-f]{64}\.zip"\]\]\}/);
+  });
+
+  test('the devices\' IoT policy lets them publish the agent\'s topics under their own thing names', () => {
+    const { stack } = setup();
+    const doc = JSON.stringify(Template.fromStack(stack).findResources('AWS::IoT::Policy'));
+    expect(doc).toContain(':topic/edge-model-pipeline/results/*/cam-jn-*');
+    expect(doc).toContain(':topic/edge-model-pipeline/telemetry/cam-jn-*');
+  });
+
+  test('fails on a zero iteration count', () => {
+    const stack = new Stack(new App(), 'T');
+    expect(() => new EdgeAgentComponent(stack, 'Agent', { iterations: 0 })).toThrow('iterations: got 0. Use a whole number from 1 to 100000.');
+  });
+
+  test('passes cdk-nag AwsSolutions and the Control Tower guard rules', () => {
+    const { app, stack } = setup();
+    expectCompliant(app, stack);
+  });
+});
