@@ -17,7 +17,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['bench/**/*.ts', 'scripts/**'],
+    files: ['bench/**/*.ts', 'scripts/**', 'device/bench.ts', 'device/build.mjs'],
     rules: { 'no-console': 'off' },
   },
   {
