@@ -79,6 +79,11 @@ describe('inspectArchive on real archives', () => {
     expect(report.modelFiles).toEqual(['model.pth']);
   });
 
+  test('accepts the real traced PyTorch model the fixture script wrote (Python\'s tarfile, not GNU tar)', async () => {
+    const report = await inspectArchive(chunked(fixture('digits/model.tar.gz')), 'PYTORCH', []);
+    expect(report.modelFiles).toEqual(['model.pth']);
+  });
+
   test('accepts names longer than the 100 bytes of a plain tar header', async () => {
     const long = `${'deep/'.repeat(30)}model.onnx`;
     const report = await inspectArchive(chunked(makeTarGz({ [long]: fixture('onnx/mlp.onnx') })), 'ONNX', ['pixels']);
