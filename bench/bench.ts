@@ -1,7 +1,7 @@
 /**
  * npm run bench: figures the issues ask for, as ratios measured in one run.
  *
- * 1. `cdk synth` of the example app, as a ratio to `cdk synth` of an app with
+ * 1. `cdk synth` of the example app (both example stacks), as a ratio to `cdk synth` of an app with
  *    one empty stack (same CLI, same machine, interleaved runs, medians).
  * 2. Step Functions state transitions per compile-minute of the Neo poll loop,
  *    from a run of the synthesized definition in the local executor.
@@ -51,7 +51,7 @@ function benchSynth(rounds: number): void {
     fs.rmSync(out, { recursive: true, force: true });
   }
   const ratio = median(example) / median(empty);
-  console.log(`cdk synth, compile example vs empty stack (${rounds} rounds, medians): ${median(example).toFixed(2)} s vs ${median(empty).toFixed(2)} s = ratio ${ratio.toFixed(2)}`);
+  console.log(`cdk synth, example app (compile and release stacks) vs an empty-stack app (${rounds} rounds, medians): ${median(example).toFixed(2)} s vs ${median(empty).toFixed(2)} s = ratio ${ratio.toFixed(2)}`);
 }
 
 async function benchTransitions(): Promise<void> {
