@@ -87,6 +87,7 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
 
     let top1 = 0;
     let top5 = 0;
+    let referenceTop1 = 0;
     let agree = 0;
     let maxAbsDiff = 0;
     const refWidth = dataset.reference ? dataset.reference.shape.slice(1).reduce((a, b) => a * b, 1) : 0;
@@ -100,6 +101,7 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
       if (dataset.reference) {
         const ref = Float32Array.from(dataset.reference.data.subarray(i * refWidth, (i + 1) * refWidth) as ArrayLike<number>);
         if (argmax(ref) === predicted) agree++;
+        if (dataset.labels && argmax(ref) === dataset.labels[i]) referenceTop1++;
         for (let j = 0; j < Math.min(ref.length, out.length); j++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(ref[j] - out[j]));
       }
     }
@@ -120,7 +122,7 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
       latencyMs: latencyStats(latencies),
       throughputPerSecond: round(iterations / totalSeconds, 2),
       peakRssMb: round(process.resourceUsage().maxRSS / 1024, 1),
-      accuracy: dataset.labels ? { top1: round(top1 / n), top5: round(top5 / n), samples: n } : null,
+      accuracy: dataset.labels ? { top1: round(top1 / n), top5: round(top5 / n), referenceTop1: dataset.reference ? round(referenceTop1 / n) : null, samples: n } : null,
       parity: dataset.reference ? { top1Agreement: round(agree / n), maxAbsDiff: round(maxAbsDiff, 6), samples: n } : null,
       device,
       compatibility: partial.compatibility,

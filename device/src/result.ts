@@ -27,7 +27,8 @@ export interface BenchmarkResult {
   readonly latencyMs: LatencyStats | null;
   readonly throughputPerSecond: number | null;
   readonly peakRssMb: number;
-  readonly accuracy: { top1: number; top5: number; samples: number } | null;
+  /** referenceTop1: the reference outputs' own accuracy on the labels, a baseline measured on the device. */
+  readonly accuracy: { top1: number; top5: number; referenceTop1: number | null; samples: number } | null;
   readonly parity: { top1Agreement: number; maxAbsDiff: number; samples: number } | null;
   readonly device: DeviceFingerprint | null;
   readonly compatibility: { ok: boolean; checks: CompatibilityCheck[] } | null;

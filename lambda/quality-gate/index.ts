@@ -1,0 +1,68 @@
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { NamedError } from '../shared/errors';
+import { log } from '../shared/log';
+import { chooseVariant, ClassDecision, DeviceResult, judgeVariant, Thresholds } from './gate';
+import { renderHtml, RunReport } from './report';
+
+export const GATE_FAILED = 'QualityGateFailed';
+
+/** The event of the QualityGate state: every class's canary results, variant by variant. */
+export interface GateEvent {
+  readonly runId: string;
+  readonly thresholds: Thresholds;
+  readonly classes: {
+    readonly deviceClass: string;
+    readonly variants: { readonly variant: string; readonly sizeBytes?: number | null; readonly results: DeviceResult[] }[];
+  }[];
+}
+
+export interface GateResult {
+  readonly pass: boolean;
+  readonly reportS3Uri: string;
+  readonly htmlReportS3Uri: string;
+  /** Per class, the variant that goes to the fleet. */
+  readonly chosen: Record<string, string | null>;
+  readonly classes: ClassDecision[];
+}
+
+const s3 = new S3Client({});
+
+export function decide(event: GateEvent, now = new Date()): RunReport {
+  const classes = event.classes.map((c) => chooseVariant(c.deviceClass, c.variants.map((v) => judgeVariant(v.variant, v.results, event.thresholds, v.sizeBytes ?? null))));
+  return { schemaVersion: 1, runId: event.runId, generatedAt: now.toISOString(), pass: classes.every((c) => c.pass), thresholds: event.thresholds, classes };
+}
+
+/**
+ * Decides, writes the report (JSON and a self-contained HTML page) to the
+ * store, and fails with QualityGateFailed, naming every number that missed,
+ * when a class has no variant that passes.
+ */
+export async function gate(event: GateEvent, bucket: string, prefix: string, client: S3Client = s3, now = new Date()): Promise<GateResult> {
+  if (!event || !Array.isArray(event.classes) || event.classes.length === 0 || !event.thresholds) {
+    throw new NamedError('GateInputInvalid', 'the gate needs thresholds and at least one class with its canary results');
+  }
+  const report = decide(event, now);
+  const base = `${prefix}${event.runId}/`;
+  await client.send(new PutObjectCommand({ Bucket: bucket, Key: `${base}report.json`, Body: JSON.stringify(report, null, 2), ContentType: 'application/json' }));
+  await client.send(new PutObjectCommand({ Bucket: bucket, Key: `${base}report.html`, Body: renderHtml(report), ContentType: 'text/html; charset=utf-8' }));
+  const result: GateResult = {
+    pass: report.pass,
+    reportS3Uri: `s3://${bucket}/${base}report.json`,
+    htmlReportS3Uri: `s3://${bucket}/${base}report.html`,
+    chosen: Object.fromEntries(report.classes.map((c) => [c.deviceClass, c.chosen])),
+    classes: report.classes,
+  };
+  log('INFO', 'quality gate decided', { runId: event.runId, pass: report.pass, chosen: result.chosen });
+  if (!report.pass) {
+    const why = report.classes.filter((c) => !c.pass).map((c) => `${c.deviceClass}: ${c.notChosen.map((n) => `${n.variant} ${n.reason}`).join(' | ')}`).join('; ');
+    throw new NamedError(GATE_FAILED, `${why}. Report: ${result.htmlReportS3Uri}`);
+  }
+  return result;
+}
+
+export async function handler(event: GateEvent): Promise<GateResult> {
+  const bucket = process.env.STORE_BUCKET;
+  const prefix = process.env.REPORT_PREFIX;
+  if (!bucket || prefix === undefined) throw new Error('STORE_BUCKET and REPORT_PREFIX must be set');
+  return gate(event, bucket, prefix);
+}
