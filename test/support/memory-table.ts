@@ -1,11 +1,12 @@
-import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 
 type Item = Record<string, unknown>;
 
 /**
- * An in-memory stand-in for the ledger's DynamoDB table: the three calls the
- * ledger makes (GetItem, PutItem with attribute_not_exists, UpdateItem with
- * SET or ADD), with DynamoDB's semantics for them.
+ * An in-memory stand-in for the library's DynamoDB tables: GetItem, PutItem,
+ * UpdateItem (SET, REMOVE, ADD) and Query (pk, begins_with on sk), with
+ * condition expressions made of attribute_exists, attribute_not_exists and
+ * equality joined by AND, and DynamoDB's semantics for them.
  */
 export class MemoryTable {
   public readonly items = new Map<string, Item>();
@@ -24,6 +25,21 @@ export class MemoryTable {
     return { send: async (command: unknown) => this.send(command) } as unknown as DynamoDBDocumentClient;
   }
 
+  private condition(expr: string | undefined, item: Item | undefined, names: Record<string, string>, values: Record<string, unknown>): boolean {
+    if (!expr) return true;
+    const name = (n: string) => names[n] ?? n;
+    return expr.split(/\s+AND\s+/).every((clause) => {
+      const c = clause.trim();
+      let m = /^attribute_exists\((\S+)\)$/.exec(c);
+      if (m) return item !== undefined && item[name(m[1])] !== undefined;
+      m = /^attribute_not_exists\((\S+)\)$/.exec(c);
+      if (m) return item === undefined || item[name(m[1])] === undefined;
+      m = /^(\S+)\s*=\s*(:\w+)$/.exec(c);
+      if (m) return item !== undefined && item[name(m[1])] === values[m[2]];
+      throw new Error(`condition ${c} not supported`);
+    });
+  }
+
   private async send(command: unknown): Promise<unknown> {
     if (command instanceof GetCommand) {
       this.calls.push('Get');
@@ -34,9 +50,8 @@ export class MemoryTable {
       this.calls.push('Put');
       const item = command.input.Item as Item & { pk: string; sk: string };
       const k = this.key(item);
-      if (command.input.ConditionExpression) {
-        if (command.input.ConditionExpression !== 'attribute_not_exists(pk)') throw new Error(`condition ${command.input.ConditionExpression} not supported`);
-        if (this.items.has(k)) throw Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' });
+      if (!this.condition(command.input.ConditionExpression, this.items.get(k), command.input.ExpressionAttributeNames ?? {}, command.input.ExpressionAttributeValues ?? {})) {
+        throw Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' });
       }
       this.items.set(k, structuredClone(item));
       return {};
@@ -46,24 +61,36 @@ export class MemoryTable {
       const input = command.input;
       const key = input.Key as { pk: string; sk: string };
       const k = this.key(key);
-      const item: Item = { ...(this.items.get(k) ?? { ...key }) };
       const names = input.ExpressionAttributeNames ?? {};
       const values = input.ExpressionAttributeValues ?? {};
+      if (!this.condition(input.ConditionExpression, this.items.get(k), names, values)) {
+        throw Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' });
+      }
+      const item: Item = { ...(this.items.get(k) ?? { ...key }) };
       const expr = input.UpdateExpression!;
-      const add = /^ADD (#\w+) (:\w+)$/.exec(expr);
-      if (add) {
-        const attr = names[add[1]];
-        item[attr] = ((item[attr] as number | undefined) ?? 0) + (values[add[2]] as number);
-      } else if (expr.startsWith('SET ')) {
-        for (const part of expr.slice(4).split(',').map((p) => p.trim())) {
-          const [n, v] = part.split('=').map((x) => x.trim());
-          item[names[n]] = structuredClone(values[v]);
+      for (const [, action, body] of expr.matchAll(/(SET|REMOVE|ADD)\s+(.*?)(?=\s+(?:SET|REMOVE|ADD)\s|$)/g)) {
+        for (const part of body.split(',').map((p) => p.trim())) {
+          if (action === 'SET') {
+            const [n, v] = part.split('=').map((x) => x.trim());
+            item[names[n] ?? n] = structuredClone(values[v]);
+          } else if (action === 'REMOVE') {
+            delete item[names[part] ?? part];
+          } else {
+            const [n, v] = part.split(/\s+/);
+            const attr = names[n] ?? n;
+            item[attr] = ((item[attr] as number | undefined) ?? 0) + (values[v] as number);
+          }
         }
-      } else {
-        throw new Error(`update ${expr} not supported`);
       }
       this.items.set(k, item);
-      return input.ReturnValues === 'UPDATED_NEW' ? { Attributes: structuredClone(item) } : {};
+      return input.ReturnValues === 'UPDATED_NEW' || input.ReturnValues === 'ALL_NEW' ? { Attributes: structuredClone(item) } : {};
+    }
+    if (command instanceof QueryCommand) {
+      this.calls.push('Query');
+      const values = command.input.ExpressionAttributeValues ?? {};
+      if (command.input.KeyConditionExpression !== 'pk = :pk AND begins_with(sk, :thing)') throw new Error(`query ${command.input.KeyConditionExpression} not supported`);
+      const items = [...this.items.values()].filter((i) => i.pk === values[':pk'] && String(i.sk).startsWith(String(values[':thing'])));
+      return { Items: structuredClone(items) };
     }
     throw new Error(`MemoryTable does not serve ${(command as object).constructor.name}`);
   }

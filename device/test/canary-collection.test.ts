@@ -1,0 +1,158 @@
+/**
+ * @jest-environment ./test/support/native-environment.js
+ */
+import * as path from 'node:path';
+import { IoTClient, ListThingsInThingGroupCommand } from '@aws-sdk/client-iot';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { SendTaskHeartbeatCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
+import { runBenchmark } from '../src/benchmark';
+import { BenchmarkResult } from '../src/result';
+import { collect, CollectorDeps } from '../../lambda/canary-collector/index';
+import { control } from '../../lambda/canary-control/index';
+import { CanaryOutcome, CanaryStore } from '../../lambda/shared/canary-store';
+import { FIXTURES } from '../../test/support/archives';
+import { MemoryTable } from '../../test/support/memory-table';
+
+const DIGITS = path.join(FIXTURES, 'digits');
+const RUN = 'digits-v7';
+const VARIANT = 'onnx';
+const CANARY = ['cam-01', 'cam-02', 'cam-03'];
+
+const s3 = mockClient(S3Client);
+const sfn = mockClient(SFNClient);
+const iot = mockClient(IoTClient);
+let table: MemoryTable;
+let store: CanaryStore;
+let deps: CollectorDeps;
+const results = new Map<string, BenchmarkResult>();
+
+async function result(thingName: string, model = 'cnn.onnx', runId = RUN): Promise<BenchmarkResult> {
+  const key = `${thingName}/${model}/${runId}`;
+  if (!results.has(key)) {
+    results.set(key, await runBenchmark({ modelPath: path.join(DIGITS, model), datasetPath: path.join(DIGITS, 'validation', 'dataset.json'), runId, thingName, variant: VARIANT, warmup: 1, iterations: 10 }));
+  }
+  return results.get(key)!;
+}
+
+/** What the IoT rule hands the collector: the message plus the topic's run and thing. */
+const message = (doc: BenchmarkResult | Record<string, unknown>, topicRunId = (doc as BenchmarkResult).runId, topicThing = (doc as BenchmarkResult).thingName) => ({ ...doc, topicRunId, topicThing });
+
+beforeEach(async () => {
+  s3.reset();
+  sfn.reset();
+  iot.reset();
+  s3.on(PutObjectCommand).resolves({});
+  sfn.on(SendTaskSuccessCommand).resolves({});
+  sfn.on(SendTaskHeartbeatCommand).resolves({});
+  iot.on(ListThingsInThingGroupCommand).resolves({ things: CANARY });
+  table = new MemoryTable();
+  store = new CanaryStore('canary', table.client());
+  deps = { store, s3: new S3Client({}), sfn: new SFNClient({}), bucket: 'store', prefix: 'reports/' };
+  const clients = { iot: new IoTClient({}), sfn: new SFNClient({}) };
+  await control({ op: 'register', runId: RUN, deviceClass: 'x86-gateway', variant: VARIANT, group: 'gateway-canary', quorumPercentage: 60, timeoutSeconds: 3600 }, store, clients);
+  await control({ op: 'attach', token: 'TOKEN-1', runId: RUN, variant: VARIANT }, store, clients);
+});
+afterAll(() => { s3.restore(); sfn.restore(); iot.restore(); });
+
+const completion = (): CanaryOutcome => JSON.parse(sfn.commandCalls(SendTaskSuccessCommand)[0].args[0].input.output!);
+
+describe('collecting canary results', () => {
+  test('completes the task when every expected device has reported, with every report', async () => {
+    expect(await collect(message(await result('cam-01')), deps)).toBe('accepted');
+    expect(await collect(message(await result('cam-02')), deps)).toBe('accepted');
+    expect(sfn.commandCalls(SendTaskHeartbeatCommand)).toHaveLength(2);
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+    expect(await collect(message(await result('cam-03')), deps)).toBe('completed');
+    expect(sfn.commandCalls(SendTaskSuccessCommand)[0].args[0].input.taskToken).toBe('TOKEN-1');
+    const outcome = completion();
+    expect(outcome).toMatchObject({ runId: RUN, variant: VARIANT, deviceClass: 'x86-gateway', expected: 3, reported: 3, missing: [] });
+    expect(outcome.results.map((r) => r.thingName)).toEqual(CANARY);
+    expect(outcome.results[0].accuracy!.top1).toBeCloseTo(0.975, 3);
+    expect(s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key)).toEqual(CANARY.map((t) => `reports/${RUN}/canary/${VARIANT}/${t}.json`));
+    // The token is gone from the table once used: it is never kept longer than needed.
+    const state = table.get(`CANARY#${RUN}#${VARIANT}`, 'STATE')!;
+    expect(state.state).toBe('CLOSED');
+    expect(state.token).toBeUndefined();
+  });
+
+  test('rejects a result from a device outside the canary group, and counts it', async () => {
+    expect(await collect(message(await result('intruder-9')), deps)).toBe('rejected');
+    expect(table.get(`CANARY#${RUN}#${VARIANT}`, 'STATE')).toMatchObject({ rejected: 1, reported: 0 });
+  });
+
+  test('rejects a forged run id', async () => {
+    expect(await collect(message(await result('cam-01', 'cnn.onnx', 'someone-elses-run')), deps)).toBe('rejected');
+    // A run id in the document that the topic does not carry is forged too.
+    expect(await collect(message(await result('cam-01'), 'other-run'), deps)).toBe('rejected');
+    expect(sfn.commandCalls(SendTaskHeartbeatCommand)).toHaveLength(0);
+  });
+
+  test('rejects a document whose thing name is not the one in its topic', async () => {
+    expect(await collect(message(await result('cam-01'), RUN, 'cam-02'), deps)).toBe('rejected');
+  });
+
+  test('rejects a malformed document', async () => {
+    const doc = { ...(await result('cam-01')), accuracy: { top1: 7 } };
+    expect(await collect(message(doc as never), deps)).toBe('rejected');
+    expect(await collect({ hello: 'world', topicRunId: RUN, topicThing: 'cam-01' }, deps)).toBe('rejected');
+    expect(table.get(`CANARY#${RUN}#${VARIANT}`, 'STATE')).toMatchObject({ rejected: 1, reported: 0 });
+  });
+
+  test('a duplicate changes nothing', async () => {
+    const doc = message(await result('cam-01'));
+    expect(await collect(doc, deps)).toBe('accepted');
+    expect(await collect(doc, deps)).toBe('duplicate');
+    expect(table.get(`CANARY#${RUN}#${VARIANT}`, 'STATE')).toMatchObject({ reported: 1 });
+  });
+
+  test('a result after the canary closed changes nothing', async () => {
+    await control({ op: 'close', runId: RUN, variant: VARIANT }, store, { iot: new IoTClient({}), sfn: new SFNClient({}) }).catch(() => undefined);
+    expect(await collect(message(await result('cam-01')), deps)).toBe('late');
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+  });
+
+  test('a device error document counts as a report: a failed device, its reason carried', async () => {
+    const error = await runBenchmark({ modelPath: path.join(DIGITS, 'no-such.onnx'), datasetPath: path.join(DIGITS, 'validation', 'dataset.json'), runId: RUN, thingName: 'cam-03', variant: VARIANT });
+    expect(error.status).toBe('ERROR');
+    await collect(message(await result('cam-01')), deps);
+    await collect(message(await result('cam-02')), deps);
+    expect(await collect(message(error), deps)).toBe('completed');
+    expect(completion().results.find((r) => r.thingName === 'cam-03')).toMatchObject({ status: 'ERROR', error: { code: 'MODEL_INVALID' } });
+  });
+
+  test('at the timeout, half the devices with a 60 % quorum is not enough: CanaryNoQuorum names the missing ones', async () => {
+    await collect(message(await result('cam-01')), deps);
+    await expect(control({ op: 'close', runId: RUN, variant: VARIANT }, store, { iot: new IoTClient({}), sfn: new SFNClient({}) })).rejects.toMatchObject({
+      name: 'CanaryNoQuorum',
+      message: '1 of 3 canary devices of x86-gateway reported before the timeout, 2 needed; missing: cam-02, cam-03',
+    });
+  });
+
+  test('at the timeout, two of three with a 60 % quorum goes on with what came', async () => {
+    await collect(message(await result('cam-01')), deps);
+    await collect(message(await result('cam-02')), deps);
+    const outcome = await control({ op: 'close', runId: RUN, variant: VARIANT }, store, { iot: new IoTClient({}), sfn: new SFNClient({}) }) as CanaryOutcome;
+    expect(outcome).toMatchObject({ expected: 3, reported: 2, missing: ['cam-03'] });
+  });
+
+  test('no device reporting at the timeout fails', async () => {
+    await expect(control({ op: 'close', runId: RUN, variant: VARIANT }, store, { iot: new IoTClient({}), sfn: new SFNClient({}) })).rejects.toMatchObject({ name: 'CanaryNoQuorum' });
+  });
+
+  test('results that arrived before the state machine started waiting complete the task when it does', async () => {
+    // A second variant registered, every device reports, and only then the token arrives.
+    const clients = { iot: new IoTClient({}), sfn: new SFNClient({}) };
+    await control({ op: 'register', runId: RUN, deviceClass: 'x86-gateway', variant: 'fast', group: 'gateway-canary', quorumPercentage: 100, timeoutSeconds: 3600 }, store, clients);
+    for (const thing of CANARY) await collect(message({ ...(await result(thing)), variant: 'fast' }), deps);
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+    await control({ op: 'attach', token: 'TOKEN-2', runId: RUN, variant: 'fast' }, store, clients);
+    expect(sfn.commandCalls(SendTaskSuccessCommand)[0].args[0].input.taskToken).toBe('TOKEN-2');
+  });
+
+  test('an empty canary group is refused at registration', async () => {
+    iot.on(ListThingsInThingGroupCommand).resolves({ things: [] });
+    await expect(control({ op: 'register', runId: 'r2', deviceClass: 'x86-gateway', variant: VARIANT, group: 'empty', quorumPercentage: 100, timeoutSeconds: 60 }, store, { iot: new IoTClient({}), sfn: new SFNClient({}) }))
+      .rejects.toMatchObject({ name: 'CanaryGroupEmpty' });
+  });
+});
