@@ -14,3 +14,6 @@ export * from './fleet/edge-fleet';
 export * from './fleet/rollout';
 export * from './fleet/fleet-rollout';
 export * from './device/edge-agent-component';
+export * from './evaluate/canary-results';
+export * from './evaluate/canary-evaluation';
+export * from './evaluate/quality-gate';

@@ -27,9 +27,27 @@ export interface GateResult {
 
 const s3 = new S3Client({});
 
+/** Thresholds as the state machine sends them: a threshold left out (Step Functions drops nulls) is not checked. */
+export function normalizeThresholds(t: Partial<Thresholds>): Thresholds {
+  return {
+    minAccuracy: t.minAccuracy ?? null,
+    maxAccuracyDrop: t.maxAccuracyDrop ?? null,
+    baseline: t.baseline ?? null,
+    baselineAccuracy: t.baselineAccuracy ?? null,
+    minTop1Agreement: t.minTop1Agreement ?? null,
+    maxP90LatencyMs: t.maxP90LatencyMs ?? null,
+    maxP99LatencyMs: t.maxP99LatencyMs ?? null,
+    maxPeakMemoryMb: t.maxPeakMemoryMb ?? null,
+    requireCompatible: t.requireCompatible ?? true,
+    minDevicesReporting: t.minDevicesReporting ?? 1,
+    maxFailedDevices: t.maxFailedDevices ?? 0,
+  };
+}
+
 export function decide(event: GateEvent, now = new Date()): RunReport {
-  const classes = event.classes.map((c) => chooseVariant(c.deviceClass, c.variants.map((v) => judgeVariant(v.variant, v.results, event.thresholds, v.sizeBytes ?? null))));
-  return { schemaVersion: 1, runId: event.runId, generatedAt: now.toISOString(), pass: classes.every((c) => c.pass), thresholds: event.thresholds, classes };
+  const thresholds = normalizeThresholds(event.thresholds);
+  const classes = event.classes.map((c) => chooseVariant(c.deviceClass, c.variants.map((v) => judgeVariant(v.variant, v.results, thresholds, v.sizeBytes ?? null))));
+  return { schemaVersion: 1, runId: event.runId, generatedAt: now.toISOString(), pass: classes.every((c) => c.pass), thresholds, classes };
 }
 
 /**

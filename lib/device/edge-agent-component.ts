@@ -68,8 +68,8 @@ function agentBundle(): string {
  * koffi for DLR, the IoT device SDK) with npm, its Run step runs the agent in
  * the configured mode. IPC access covers the agent's own topics only.
  *
- * Deployments set `modelPath`, `datasetPath`, `runId` and `mode` through a
- * configuration merge. The devices need Node.js 18 or later and npm.
+ * Deployments set `modelPath`, `datasetPath`, `runId`, `variant` and `mode`
+ * through a configuration merge. The devices need Node.js 18 or later and npm.
  *
  * The component version is derived from the bundle and recipe
  * (`1.0.{n}`), so it changes exactly when they do; old versions are retained,
@@ -106,6 +106,7 @@ export class EdgeAgentComponent extends Construct {
         modelPath: '',
         datasetPath: '',
         runId: 'manual',
+        variant: '',
         iterations: String(iterations),
         inbox: 'inbox',
       },
@@ -122,7 +123,7 @@ export class EdgeAgentComponent extends Construct {
           environment: { ONNXRUNTIME_NODE_INSTALL: 'skip' },
           install: `cp "${dir}/package.json" . && npm install --omit=dev --no-audit --no-fund --ignore-scripts`,
           run: `node "${dir}/edge-agent.js" {configuration:/mode} --model "{configuration:/modelPath}" --dataset "{configuration:/datasetPath}"`
-            + ' --run-id "{configuration:/runId}" --iterations {configuration:/iterations} --inbox "{configuration:/inbox}"',
+            + ' --run-id "{configuration:/runId}" --variant "{configuration:/variant}" --iterations {configuration:/iterations} --inbox "{configuration:/inbox}"',
         },
         artifacts: [{ uri, unarchive: ArtifactUnarchive.ZIP }],
       }],

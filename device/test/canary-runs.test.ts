@@ -1,0 +1,239 @@
+/**
+ * @jest-environment ./test/support/native-environment.js
+ */
+import * as path from 'node:path';
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { IoTClient } from '@aws-sdk/client-iot';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
+import { runBenchmark } from '../src/benchmark';
+import { BenchmarkResult } from '../src/result';
+import { collect } from '../../lambda/canary-collector/index';
+import { control, ControlEvent } from '../../lambda/canary-control/index';
+import { gate, GateEvent } from '../../lambda/quality-gate/index';
+import { handle } from '../../lambda/rollout-ledger/index';
+import { CanaryStore } from '../../lambda/shared/canary-store';
+import { Ledger } from '../../lambda/shared/ledger';
+import {
+  ArtifactStore,
+  CanaryEvaluation,
+  CanaryResults,
+  EdgeAgentComponent,
+  EdgeFleet,
+  PipelineStateMachine,
+  QualityGate,
+  QualityThresholds,
+  ReleaseLedger,
+} from '../../lib';
+import { FIXTURES } from '../../test/support/archives';
+import { expectValidRequest } from '../../test/support/aws-model';
+import { MemoryTable } from '../../test/support/memory-table';
+import { definitionOf, expectValidAsl, runDefinition, TaskHandler } from '../../test/support/state-machine';
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+const DIGITS = path.join(FIXTURES, 'digits');
+const P = 'x86-gateway canary: ';
+const DEVICES = ['gw-01', 'gw-02', 'gw-03'];
+
+function build(thresholds: QualityThresholds, options: { quorumPercentage?: number } = {}) {
+  const app = new App();
+  const stack = new Stack(app, 'Test');
+  const store = new ArtifactStore(stack, 'Store');
+  const ledger = new ReleaseLedger(stack, 'Ledger');
+  const canaryFleet = new EdgeFleet(stack, 'CanaryFleet', { deviceClass: 'x86-gateway', thingNamePrefix: 'gw-', store, thingGroupName: 'x86-gateway-canary' });
+  const agent = new EdgeAgentComponent(stack, 'Agent', { fleets: [canaryFleet] });
+  const results = new CanaryResults(stack, 'Results', { store });
+  const canary = new CanaryEvaluation(stack, 'Canary', {
+    canary: canaryFleet, results, agent, ledger,
+    modelComponentName: 'com.example.digits.x86-gateway',
+    datasetPath: '/opt/datasets/digits/dataset.json',
+    candidatesPath: '$.publish.classes[0].candidates',
+    timeout: Duration.minutes(30),
+    quorumPercentage: options.quorumPercentage,
+  });
+  const qualityGate = new QualityGate(stack, 'Gate', { store, canaries: [canary], thresholds });
+  const machine = new PipelineStateMachine(stack, 'Machine', { definition: canary.next(qualityGate) });
+  results.grantTaskResponses(machine.stateMachine);
+  const definition = definitionOf(stack);
+  expectValidAsl(definition);
+  return { definition, agent };
+}
+
+/** Real result documents of the fixture models, one per device and variant. */
+const cache = new Map<string, BenchmarkResult>();
+async function deviceResult(thingName: string, variant: string, runId: string): Promise<BenchmarkResult> {
+  const model = variant === 'pruned' ? 'cnn-pruned.onnx' : 'cnn.onnx';
+  const k = `${thingName}/${variant}/${runId}`;
+  if (!cache.has(k)) cache.set(k, await runBenchmark({ modelPath: path.join(DIGITS, model), datasetPath: path.join(DIGITS, 'validation', 'dataset.json'), runId, thingName, variant, warmup: 1, iterations: 20 }));
+  return cache.get(k)!;
+}
+
+/** The cloud around the canary: canary table and ledger in memory, Greengrass and S3 recorded, devices that report (or not). */
+class World {
+  public readonly canaryTable = new MemoryTable();
+  public readonly ledgerTable = new MemoryTable();
+  public readonly deployments: Record<string, unknown>[] = [];
+  public readonly canceled: string[] = [];
+  public readonly reports = new Map<string, string>();
+  public completions: string[] = [];
+  /** Which devices report, per variant; the rest stay silent. */
+  public reporting: Record<string, string[]> = {};
+  private readonly s3 = mockClient(S3Client);
+  private readonly store = new CanaryStore('canary', this.canaryTable.client());
+  private readonly sfn = { send: async (cmd: { constructor: { name: string }; input: { output?: string } }) => {
+    if (cmd.constructor.name === 'SendTaskSuccessCommand') this.completions.push(cmd.input.output!);
+    return {};
+  } } as unknown as SFNClient;
+  private readonly iot = { send: async () => ({ things: DEVICES }) } as unknown as IoTClient;
+
+  constructor() {
+    this.s3.on(PutObjectCommand).callsFake(async (input: { Key: string; Body: string }) => {
+      this.reports.set(input.Key, String(input.Body));
+      return {};
+    });
+  }
+
+  public done(): void {
+    this.s3.restore();
+  }
+
+  public handlers(): Record<string, TaskHandler> {
+    const clients = { iot: this.iot, sfn: this.sfn };
+    const ledger = new Ledger('ledger', this.ledgerTable.client());
+    const greengrass = (operation: string) => (input: Json) => {
+      expectValidRequest('greengrassv2', operation, input);
+      if (operation === 'CancelDeployment') {
+        this.canceled.push((input as { DeploymentId: string }).DeploymentId);
+        return { Message: 'canceled' };
+      }
+      this.deployments.push(input as Record<string, unknown>);
+      return { DeploymentId: `d-${this.deployments.length}` };
+    };
+    return {
+      [`${P}RegisterCanary`]: async (input) => (await control(input as unknown as ControlEvent, this.store, clients)) as Json,
+      [`${P}DeployCanary`]: greengrass('CreateDeployment'),
+      [`${P}RevertCanary`]: greengrass('CreateDeployment'),
+      [`${P}CancelCanary`]: greengrass('CancelDeployment'),
+      [`${P}CloseCanary`]: async (input) => (await control(input as unknown as ControlEvent, this.store, clients)) as Json,
+      [`${P}CanaryLastGood`]: async (input) => (await handle(input as never, ledger)) as Json,
+      [`${P}WaitForCanaryResults`]: async (input) => {
+        // A waitForTaskToken Lambda task sends { FunctionName, Payload }.
+        const event = (input as unknown as { Payload: { token: string; runId: string; variant: string } }).Payload;
+        const before = this.completions.length;
+        await control({ op: 'attach', ...event }, this.store, clients);
+        // The devices run the agent for real and publish; the topic rule hands each result to the collector.
+        for (const thing of this.reporting[event.variant] ?? DEVICES) {
+          const doc = await deviceResult(thing, event.variant, event.runId);
+          await collect({ ...doc, topicRunId: doc.runId, topicThing: thing } as never, { store: this.store, s3: new S3Client({}), sfn: this.sfn, bucket: 'storec1f82936', prefix: 'reports/' });
+        }
+        if (this.completions.length === before) throw Object.assign(new Error('no SendTaskSuccess before the task timed out'), { name: 'States.Timeout' });
+        return JSON.parse(this.completions[this.completions.length - 1]) as Json;
+      },
+      'QualityGate': async (input) => (await gate(input as unknown as GateEvent, 'storec1f82936', 'reports/', new S3Client({}))) as unknown as Json,
+    };
+  }
+}
+
+const candidates = (variants: string[]) => ({
+  runId: 'digits-v7',
+  publish: { classes: [{ deviceClass: 'x86-gateway', candidates: variants.map((v, i) => ({ variant: v, componentVersion: `1.0.${i + 1}`, sha256: `${i}`.repeat(64) })) }] },
+});
+
+const THRESHOLDS: QualityThresholds = { minAccuracy: 0.9, maxAccuracyDrop: 0.05, minTop1Agreement: 0.95, maxP90Latency: Duration.millis(100), maxPeakMemoryMb: 4096 };
+
+describe('CanaryEvaluation and QualityGate, run by the local executor', () => {
+  let world: World;
+  beforeEach(() => { world = new World(); });
+  afterEach(() => world.done());
+  const run = (definition: ReturnType<typeof build>['definition'], input: Record<string, unknown>) =>
+    runDefinition(definition, input as never, { handlers: world.handlers(), context: { Task: { Token: 'TASK-TOKEN' } } });
+
+  test('a good candidate passes: deployed with the agent in benchmark mode, every device reports, figures recorded', async () => {
+    const { definition, agent } = build(THRESHOLDS);
+    const result = await run(definition, candidates(['onnx']));
+    expect(result.cause).toBeUndefined();
+    expect(result.status).toBe('SUCCEEDED');
+    const deployment = world.deployments[0] as { TargetArn: string; Components: Record<string, { ComponentVersion: string; ConfigurationUpdate?: { Merge: string } }> };
+    expect(deployment.TargetArn).toBe('arn:aws:iot:eu-west-1:111122223333:thinggroup/x86-gateway-canary');
+    expect(deployment.Components['com.example.digits.x86-gateway']).toEqual({ ComponentVersion: '1.0.1' });
+    expect(JSON.parse(deployment.Components[agent.componentName].ConfigurationUpdate!.Merge)).toEqual({
+      mode: 'benchmark', runId: 'digits-v7', variant: 'onnx', datasetPath: '/opt/datasets/digits/dataset.json',
+      modelPath: `/greengrass/v2/packages/artifacts-unarchived/com.example.digits.x86-gateway/1.0.1/${'0'.repeat(64)}`,
+    });
+    const gateOut = (result.output as { gate: { pass: boolean; chosen: Record<string, string>; htmlReportS3Uri: string; classes: { variants: { figures: { accuracy: number } }[] }[] } }).gate;
+    expect(gateOut).toMatchObject({ pass: true, chosen: { 'x86-gateway': 'onnx' }, htmlReportS3Uri: 's3://storec1f82936/reports/digits-v7/report.html' });
+    expect(gateOut.classes[0].variants[0].figures.accuracy).toBeCloseTo(0.975, 3);
+    expect([...world.reports.keys()].filter((k) => k.includes('/canary/'))).toHaveLength(3);
+    // The token stayed in the table; devices never saw it.
+    expect(JSON.stringify(world.deployments)).not.toContain('TASK-TOKEN');
+  });
+
+  test('a candidate that really degrades is stopped at the gate with a report that shows why', async () => {
+    const { definition } = build(THRESHOLDS);
+    const result = await run(definition, candidates(['pruned']));
+    expect(result).toMatchObject({ status: 'FAILED', error: 'QualityGateFailed' });
+    expect(result.cause).toMatch(/^x86-gateway: pruned failed the gate: accuracy 0\.52\d* misses the limit >= 0\.9 by 0\.37\d*; accuracy drop 0\.45\d* misses the limit <= 0\.05/);
+    const html = world.reports.get('reports/digits-v7/report.html')!;
+    expect(html).toContain('stopped at the quality gate');
+    expect(html.match(/class="variant-point"/g)).toHaveLength(1);
+  });
+
+  test('of two candidates the good one is chosen, and the report records why the other lost', async () => {
+    const { definition } = build(THRESHOLDS);
+    const result = await run(definition, candidates(['pruned', 'onnx']));
+    expect(result.status).toBe('SUCCEEDED');
+    const gateOut = (result.output as { gate: { chosen: Record<string, string>; classes: { notChosen: { variant: string; reason: string }[] }[] } }).gate;
+    expect(gateOut.chosen).toEqual({ 'x86-gateway': 'onnx' });
+    expect(gateOut.classes[0].notChosen[0]).toMatchObject({ variant: 'pruned', reason: expect.stringContaining('failed the gate: accuracy') });
+    expect(world.deployments).toHaveLength(2);
+  });
+
+  test('fails on latency: a limit below what the devices measured', async () => {
+    const { definition } = build({ ...THRESHOLDS, maxP90Latency: Duration.millis(0.0001) });
+    const result = await run(definition, candidates(['onnx']));
+    expect(result).toMatchObject({ status: 'FAILED', error: 'QualityGateFailed' });
+    expect(result.cause).toContain('p90 latency');
+  });
+
+  test('at the timeout, two of three devices with a 60 % quorum: the canary goes on and the gate decides on what came', async () => {
+    const { definition } = build(THRESHOLDS, { quorumPercentage: 60 });
+    world.reporting = { onnx: ['gw-01', 'gw-02'] };
+    const result = await run(definition, candidates(['onnx']));
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.entered).toContain(`${P}CloseCanary`);
+    const variant = (result.output as { canary: { x86_gateway: { variants: { reported: number; missing: string[] }[] } } }).canary.x86_gateway.variants[0];
+    expect(variant).toMatchObject({ reported: 2, missing: ['gw-03'] });
+  });
+
+  test('half the devices without a quorum: CanaryTimedOut, and the canary deployment is canceled when there is nothing to revert to', async () => {
+    const { definition } = build(THRESHOLDS);
+    world.reporting = { onnx: ['gw-01'] };
+    const result = await run(definition, candidates(['onnx']));
+    expect(result).toMatchObject({ status: 'FAILED', error: 'CanaryTimedOut' });
+    expect(result.cause).toBe('1 of 3 canary devices of x86-gateway reported before the timeout, 3 needed; missing: gw-02, gw-03');
+    expect(world.canceled).toEqual(['d-1']);
+  });
+
+  test('no device reporting: CanaryTimedOut, and the canary group goes back to its last good release', async () => {
+    const { definition } = build(THRESHOLDS);
+    await new Ledger('ledger', world.ledgerTable.client()).markHealthy('x86-gateway-canary', { runId: 'digits-v6', deploymentId: 'd-0', components: { 'com.example.digits.x86-gateway': '1.0.0' } });
+    world.reporting = { onnx: [] };
+    const result = await run(definition, candidates(['onnx']));
+    expect(result).toMatchObject({ status: 'FAILED', error: 'CanaryTimedOut' });
+    expect(world.deployments[1]).toMatchObject({ DeploymentName: 'revert-canary-digits-v7-onnx', Components: { 'com.example.digits.x86-gateway': { ComponentVersion: '1.0.0' } } });
+  });
+
+  test('a device that reports an error document fails the gate with its reason', async () => {
+    const { definition } = build(THRESHOLDS);
+    const broken = { ...(await deviceResult('gw-02', 'onnx', 'digits-v7')), status: 'ERROR' as const, latencyMs: null, accuracy: null, parity: null, firstInferenceMs: null, throughputPerSecond: null, error: { code: 'RUNTIME_MISSING', message: 'onnxruntime-node cannot be loaded on this device' } };
+    cache.set('gw-02/onnx/digits-v7', broken);
+    try {
+      const result = await run(definition, candidates(['onnx']));
+      expect(result).toMatchObject({ status: 'FAILED', error: 'QualityGateFailed' });
+      expect(result.cause).toContain('gw-02 (RUNTIME_MISSING: onnxruntime-node cannot be loaded on this device)');
+    } finally {
+      cache.delete('gw-02/onnx/digits-v7');
+    }
+  });
+});

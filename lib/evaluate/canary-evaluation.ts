@@ -1,0 +1,289 @@
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { acknowledge, nagResource } from '../core/acknowledgements';
+import { checkIntegerRange, isUnresolved, ProblemCollector } from '../core/errors';
+import { BundledHandler } from '../core/handler';
+import { EdgeAgentComponent } from '../device/edge-agent-component';
+import { EdgeFleet } from '../fleet/edge-fleet';
+import { ReleaseLedger } from '../fleet/release-ledger';
+import { CanaryResults } from './canary-results';
+
+/** Error names the canary fragment ends with. */
+export enum CanaryEvaluationError {
+  /** Too few canary devices reported before the timeout; the canary group was reverted. */
+  TIMED_OUT = 'CanaryTimedOut',
+  /** The canary thing group has no devices. */
+  GROUP_EMPTY = 'CanaryGroupEmpty',
+}
+
+/** Props for {@link CanaryEvaluation}. */
+export interface CanaryEvaluationProps {
+  /** The canary fleet: its thing group gets the candidates, one at a time. */
+  readonly canary: EdgeFleet;
+  /** Where the results arrive. */
+  readonly results: CanaryResults;
+  /** The edge agent component, run in benchmark mode on the canary devices. */
+  readonly agent: EdgeAgentComponent;
+  /** Knows the canary group's last good release (to revert to when the canary fails). */
+  readonly ledger: ReleaseLedger;
+  /** The model component of the device class (see `ComponentPublishing.componentNames`). */
+  readonly modelComponentName: string;
+  /** The data set's dataset.json on the canary devices. */
+  readonly datasetPath: string;
+  /**
+   * Where the candidates are in the input: `[{ variant, componentVersion, sha256 }]`,
+   * as `ComponentPublishing` outputs them for one class.
+   *
+   * @default '$.candidates'
+   */
+  readonly candidatesPath?: string;
+  /**
+   * How long to wait for every device: 5 minutes to 24 hours.
+   *
+   * @default Duration.hours(1)
+   */
+  readonly timeout?: Duration;
+  /**
+   * The longest time between two accepted reports before giving up (each report is a heartbeat): 1 minute up to the timeout.
+   *
+   * @default - the timeout
+   */
+  readonly heartbeat?: Duration;
+  /**
+   * The share of the canary group that must have reported for a timed-out canary to go on: 1 to 100.
+   *
+   * @default 100
+   */
+  readonly quorumPercentage?: number;
+  /**
+   * The Greengrass root folder on the devices.
+   *
+   * @default '/greengrass/v2'
+   */
+  readonly greengrassRoot?: string;
+  /**
+   * A prefix for the state names.
+   *
+   * @default - `{deviceClass} canary: `
+   */
+  readonly stateNamePrefix?: string;
+}
+
+/**
+ * Evaluates each candidate of one device class on a canary group of real
+ * devices, as a Step Functions fragment: registers the canary (who must
+ * report), deploys the candidate with the edge agent in benchmark mode
+ * (configuration: run id, variant, model and data set paths), then waits with
+ * `.waitForTaskToken` (heartbeat and timeout) until every device has
+ * reported, or, at the timeout, goes on when the quorum did. The task token
+ * is kept in the canary table only, never sent to devices.
+ *
+ * **Input**: `{ runId, …candidates }`.
+ * **Output**: the input with `canary.<deviceClass>` set to `{ deviceClass,
+ * variants: [{ variant, componentVersion, results: [device report…],
+ * expected, reported, missing }] }`: the gate's input.
+ * **Errors**: `CanaryTimedOut` (too few devices reported: the canary group
+ * was put back on its last good release, or the deployment canceled),
+ * `CanaryGroupEmpty`.
+ */
+export class CanaryEvaluation extends sfn.StateMachineFragment {
+  public readonly startState: sfn.State;
+  public readonly endStates: sfn.INextable[];
+  /** Where the output is: `$.canary.<key>`. */
+  public readonly outputPath: string;
+
+  constructor(scope: Construct, id: string, props: CanaryEvaluationProps) {
+    super(scope, id);
+    const fleet = props.canary;
+    const timeoutSeconds = props.timeout?.toSeconds() ?? 3600;
+    const heartbeatSeconds = props.heartbeat?.toSeconds() ?? timeoutSeconds;
+    const quorum = props.quorumPercentage ?? 100;
+    const candidatesPath = props.candidatesPath ?? '$.candidates';
+    const root = props.greengrassRoot ?? '/greengrass/v2';
+    const problems = new ProblemCollector();
+    checkIntegerRange(problems, 'timeout', timeoutSeconds, 300, 86400, 'seconds');
+    checkIntegerRange(problems, 'heartbeat', heartbeatSeconds, 60, timeoutSeconds, 'seconds (and at most the timeout)');
+    checkIntegerRange(problems, 'quorumPercentage', quorum, 1, 100);
+    if (!/^\$(\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])+$/.test(candidatesPath)) problems.add('candidatesPath', candidatesPath, 'Use a plain JSONPath such as "$.publish.classes[0].candidates".');
+    if (!isUnresolved(props.datasetPath) && !props.datasetPath.startsWith('/')) problems.add('datasetPath', props.datasetPath, 'Give the absolute path of dataset.json on the devices.');
+    problems.throwIfAny(this);
+
+    const stack = Stack.of(this);
+    const key = fleet.deviceClass.replace(/-/g, '_');
+    this.outputPath = `$.canary.${key}`;
+    const name = (s: string) => `${props.stateNamePrefix ?? `${fleet.deviceClass} canary: `}${s}`;
+    const control = props.results._control;
+    control.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['iot:ListThingsInThingGroup'], resources: [fleet.thingGroupArn] }));
+
+    const register = control.invoke(this, 'RegisterCanary', {
+      stateName: name('RegisterCanary'),
+      payload: {
+        'op': 'register',
+        'runId.$': '$.runId',
+        'deviceClass': fleet.deviceClass,
+        'variant.$': '$.candidate.variant',
+        'group': fleet.thingGroupName,
+        'quorumPercentage': quorum,
+        'timeoutSeconds': timeoutSeconds,
+      },
+      resultPath: '$.registered',
+    });
+    const configure = new sfn.Pass(this, 'CanaryConfiguration', {
+      stateName: name('CanaryConfiguration'),
+      comment: 'What the edge agent runs on the canary devices',
+      parameters: {
+        'mode': 'benchmark',
+        'runId.$': '$.runId',
+        'variant.$': '$.candidate.variant',
+        'modelPath.$': `States.Format('${root}/packages/artifacts-unarchived/${props.modelComponentName}/{}/{}', $.candidate.componentVersion, $.candidate.sha256)`,
+        'datasetPath': props.datasetPath,
+      },
+      resultPath: '$.agentConfiguration',
+    });
+
+    const deploymentsArn = stack.formatArn({ service: 'greengrass', resource: 'deployments', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const jobsArn = stack.formatArn({ service: 'iot', resource: 'job', resourceName: '*', arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    const deploymentStatements = [
+      new iam.PolicyStatement({ actions: ['iot:CreateJob'], resources: [fleet.thingGroupArn, jobsArn] }),
+      new iam.PolicyStatement({ actions: ['iot:DescribeJob', 'iot:UpdateJob', 'iot:CancelJob'], resources: [jobsArn] }),
+      new iam.PolicyStatement({ actions: ['iot:DescribeThingGroup'], resources: [fleet.thingGroupArn] }),
+      new iam.PolicyStatement({ actions: ['iot:DescribeThing', 'iot:GetThingShadow', 'iot:UpdateThingShadow', 'iot:DeleteThingShadow'], resources: [fleet.thingArnPattern()] }),
+    ];
+    const deployment = (state: string, components: { [key: string]: unknown }, tokenSeed: string) => {
+      const task = new tasks.CallAwsService(this, state, {
+        stateName: name(state),
+        service: 'greengrassv2',
+        action: 'createDeployment',
+        iamAction: 'greengrass:CreateDeployment',
+        iamResources: ['*'],
+        additionalIamStatements: deploymentStatements,
+        parameters: {
+          'TargetArn': fleet.thingGroupArn,
+          'DeploymentName.$': `States.Format('${tokenSeed}canary-{}-{}', $.runId, $.candidate.variant)`,
+          'ClientToken.$': `States.Hash(States.Format('${tokenSeed}{}/{}/${fleet.thingGroupName}', $.runId, $.candidate.variant), 'MD5')`,
+          ...components,
+          'DeploymentPolicies': { FailureHandlingPolicy: 'ROLLBACK', ComponentUpdatePolicy: { Action: 'NOTIFY_COMPONENTS', TimeoutInSeconds: 60 } },
+          'IotJobConfiguration': { TimeoutConfig: { InProgressTimeoutInMinutes: Math.max(1, Math.ceil(timeoutSeconds / 60)) } },
+        },
+        resultSelector: { 'DeploymentId.$': '$.DeploymentId' },
+        resultPath: `$.${state.charAt(0).toLowerCase()}${state.slice(1)}`,
+      });
+      task.addRetry({
+        errors: ['GreengrassV2.ThrottlingException', 'GreengrassV2.InternalServerException'],
+        interval: Duration.seconds(2),
+        backoffRate: 2,
+        maxAttempts: 8,
+        maxDelay: Duration.minutes(2),
+        jitterStrategy: sfn.JitterType.FULL,
+      });
+      return task;
+    };
+    const deploy = deployment('DeployCanary', {
+      Components: {
+        [props.modelComponentName]: { 'ComponentVersion.$': '$.candidate.componentVersion' },
+        [props.agent.componentName]: {
+          ComponentVersion: props.agent.componentVersion,
+          ConfigurationUpdate: { 'Merge.$': 'States.JsonToString($.agentConfiguration)' },
+        },
+      },
+    }, '');
+
+    const wait = new tasks.LambdaInvoke(this, 'WaitForCanaryResults', {
+      stateName: name('WaitForCanaryResults'),
+      comment: 'The collector completes this task when every canary device has reported',
+      lambdaFunction: control.function,
+      integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      payload: sfn.TaskInput.fromObject({
+        'op': 'attach',
+        'token': sfn.JsonPath.taskToken,
+        'runId.$': '$.runId',
+        'variant.$': '$.candidate.variant',
+      }),
+      heartbeatTimeout: sfn.Timeout.duration(Duration.seconds(heartbeatSeconds)),
+      taskTimeout: sfn.Timeout.duration(Duration.seconds(timeoutSeconds)),
+      resultPath: '$.outcome',
+    });
+    const close = control.invoke(this, 'CloseCanary', {
+      stateName: name('CloseCanary'),
+      comment: 'The timeout passed: go on when the quorum reported',
+      payload: { 'op': 'close', 'runId.$': '$.runId', 'variant.$': '$.candidate.variant' },
+      resultPath: '$.outcome',
+    });
+    const done = new sfn.Pass(this, 'CandidateEvaluated', {
+      stateName: name('CandidateEvaluated'),
+      parameters: {
+        'variant.$': '$.candidate.variant',
+        'componentVersion.$': '$.candidate.componentVersion',
+        'results.$': '$.outcome.results',
+        'expected.$': '$.outcome.expected',
+        'reported.$': '$.outcome.reported',
+        'missing.$': '$.outcome.missing',
+      },
+    });
+
+    // Too few devices: put the canary group back and fail.
+    const ledgerFn = new BundledHandler(this, 'Ledger', {
+      handlerName: 'rollout-ledger',
+      description: 'cdk-edge-model-pipeline: reads the canary group\'s last good release to revert a failed canary',
+      timeout: Duration.seconds(30),
+      memorySize: 256,
+      environment: { LEDGER_TABLE: props.ledger.table.tableName },
+    });
+    props.ledger.grantRead(ledgerFn.role);
+    const lastGood = ledgerFn.invoke(this, 'CanaryLastGood', {
+      stateName: name('CanaryLastGood'),
+      payload: { 'op': 'prepare', 'group': fleet.thingGroupName, 'runId.$': '$.runId', 'budgetSeconds': 60 },
+      resultPath: '$.revert',
+    });
+    const revert = deployment('RevertCanary', { 'Components.$': '$.revert.lastGood.components' }, 'revert-');
+    const cancel = new tasks.CallAwsService(this, 'CancelCanary', {
+      stateName: name('CancelCanary'),
+      service: 'greengrassv2',
+      action: 'cancelDeployment',
+      iamAction: 'greengrass:CancelDeployment',
+      iamResources: [deploymentsArn],
+      parameters: { 'DeploymentId.$': '$.deployCanary.DeploymentId' },
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    const timedOut = new sfn.Fail(this, 'CanaryTimedOut', {
+      stateName: name('CanaryTimedOut'),
+      error: CanaryEvaluationError.TIMED_OUT,
+      causePath: '$.noQuorum.Cause',
+    });
+    lastGood.next(new sfn.Choice(this, 'CanaryHasLastGood', { stateName: name('CanaryHasLastGood') })
+      .when(sfn.Condition.booleanEquals('$.revert.hasLastGood', true), revert)
+      .otherwise(cancel));
+    revert.next(timedOut);
+    cancel.next(timedOut);
+
+    wait.addCatch(close, { errors: [sfn.Errors.TIMEOUT, sfn.Errors.HEARTBEAT_TIMEOUT], resultPath: '$.waitError' });
+    close.addCatch(lastGood, { errors: ['CanaryNoQuorum'], resultPath: '$.noQuorum' });
+    register.next(configure).next(deploy).next(wait).next(done);
+    close.next(done);
+
+    const perCandidate = new sfn.Map(this, 'EvaluateCandidates', {
+      stateName: name('EvaluateCandidates'),
+      comment: 'One candidate at a time: a deployment holds one version of the model component',
+      itemsPath: candidatesPath,
+      itemSelector: { 'runId.$': '$.runId', 'candidate.$': '$$.Map.Item.Value' },
+      maxConcurrency: 1,
+      resultSelector: { 'deviceClass': fleet.deviceClass, 'variants.$': '$' },
+      resultPath: this.outputPath,
+    });
+    perCandidate.itemProcessor(register);
+
+    const stackScope = Stack.of(this);
+    acknowledge(stackScope, 'IOT_JOBS', [nagResource(this, jobsArn)]);
+    acknowledge(stackScope, 'GREENGRASS_DEPLOYMENTS', [nagResource(this, deploymentsArn)]);
+    acknowledge(stackScope, 'FLEET_THINGS', [nagResource(this, fleet.thingArnPattern())]);
+    acknowledge(stackScope, 'LAMBDA_INVOKE_VERSIONS', [
+      nagResource(this, `${control.function.functionArn}:*`),
+      nagResource(this, `${ledgerFn.function.functionArn}:*`),
+    ]);
+    this.startState = perCandidate;
+    this.endStates = [perCandidate];
+  }
+}
