@@ -101,7 +101,7 @@ class World {
   public handlers(): Record<string, TaskHandler> {
     const clients = { iot: this.iot, sfn: this.sfn };
     const ledger = new Ledger('ledger', this.ledgerTable.client());
-    const greengrass = (operation: string) => (input: Json) => {
+    const greengrass = (operation: string) => (input: Json): Json => {
       expectValidRequest('greengrassv2', operation, input);
       if (operation === 'CancelDeployment') {
         this.canceled.push((input as { DeploymentId: string }).DeploymentId);
