@@ -85,7 +85,10 @@ class World {
     if (cmd.constructor.name === 'SendTaskSuccessCommand') this.completions.push(cmd.input.output!);
     return {};
   } } as unknown as SFNClient;
-  private readonly iot = { send: async () => ({ things: DEVICES }) } as unknown as IoTClient;
+  private readonly iot = { send: async (cmd: { input: Record<string, unknown> }) => {
+    expectValidRequest('iot', 'ListThingsInThingGroup', cmd.input);
+    return { things: DEVICES };
+  } } as unknown as IoTClient;
 
   constructor() {
     this.s3.on(PutObjectCommand).callsFake(async (input: { Key: string; Body: string }) => {

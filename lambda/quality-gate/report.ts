@@ -18,7 +18,11 @@ export function plot(report: RunReport): string {
   const points = report.classes.flatMap((c) => c.variants.map((v) => ({ c: c.deviceClass, v })))
     .filter((p) => p.v.figures.accuracy !== null && p.v.figures.p90LatencyMs !== null);
   const W = 640, H = 400, L = 60, R = 20, T = 20, B = 50;
-  const maxLatency = Math.max(report.thresholds.maxP90LatencyMs ?? 0, ...points.map((p) => p.v.figures.p90LatencyMs!), 0.001) * 1.15;
+  const pointMax = Math.max(...points.map((p) => p.v.figures.p90LatencyMs!), 0.001);
+  const limit = report.thresholds.maxP90LatencyMs;
+  // Keep the points readable: the latency limit sets the scale only when it is near them.
+  const limitOnScale = limit !== null && limit <= pointMax * 3;
+  const maxLatency = Math.max(pointMax, limitOnScale ? limit! : 0) * 1.15;
   const x = (ms: number) => L + (ms / maxLatency) * (W - L - R);
   const y = (acc: number) => T + (1 - acc) * (H - T - B);
   const parts: string[] = [];
@@ -38,14 +42,21 @@ export function plot(report: RunReport): string {
     parts.push(`<text x="${W - R}" y="${y(t.minAccuracy) - 4}" text-anchor="end" font-size="11" fill="#c00">min accuracy ${t.minAccuracy}</text>`);
   }
   if (t.maxP90LatencyMs !== null) {
-    parts.push(`<line class="threshold" data-threshold="maxP90LatencyMs" x1="${x(t.maxP90LatencyMs)}" y1="${T}" x2="${x(t.maxP90LatencyMs)}" y2="${H - B}" stroke="#c00" stroke-dasharray="6 4"/>`);
-    parts.push(`<text x="${x(t.maxP90LatencyMs) + 4}" y="${T + 12}" font-size="11" fill="#c00">max p90 ${t.maxP90LatencyMs} ms</text>`);
+    const lx = limitOnScale ? x(t.maxP90LatencyMs) : W - R;
+    parts.push(`<line class="threshold" data-threshold="maxP90LatencyMs" x1="${lx}" y1="${T}" x2="${lx}" y2="${H - B}" stroke="#c00" stroke-dasharray="${limitOnScale ? '6 4' : '2 6'}"/>`);
+    parts.push(`<text x="${lx - 4}" y="${H - B - 6}" text-anchor="end" font-size="11" fill="#c00">max p90 ${t.maxP90LatencyMs} ms${limitOnScale ? '' : ' (off scale, to the right)'}</text>`);
   }
+  const labels: { x: number; y: number }[] = [];
   for (const { c, v } of points) {
     const cx = x(v.figures.p90LatencyMs!);
     const cy = y(v.figures.accuracy!);
     parts.push(`<circle class="variant-point" data-class="${escape(c)}" data-variant="${escape(v.variant)}" data-pass="${v.pass}" cx="${cx.toFixed(1)}" cy="${cy.toFixed(1)}" r="6" fill="${v.pass ? '#2a7' : '#d33'}"><title>${escape(c)} / ${escape(v.variant)}: accuracy ${v.figures.accuracy}, p90 ${v.figures.p90LatencyMs} ms</title></circle>`);
-    parts.push(`<text x="${(cx + 9).toFixed(1)}" y="${(cy + 4).toFixed(1)}" font-size="11">${escape(v.variant)}</text>`);
+    // Points that sit together get their labels stacked, not drawn over each other.
+    let ly = cy + 4;
+    while (labels.some((l) => Math.abs(l.x - cx) < 80 && Math.abs(l.y - ly) < 12)) ly += 12;
+    labels.push({ x: cx, y: ly });
+    const right = cx > W * 0.6;
+    parts.push(`<text x="${(right ? cx - 9 : cx + 9).toFixed(1)}" y="${ly.toFixed(1)}" text-anchor="${right ? 'end' : 'start'}" font-size="11">${escape(c)} / ${escape(v.variant)}</text>`);
   }
   parts.push('</svg>');
   return parts.join('\n');

@@ -76,6 +76,10 @@ export const ACKNOWLEDGEMENTS = {
     rules: ['AwsSolutions-IAM5'],
     reason: 'The fleet\'s things are named by the thing-name prefix; devices join the fleet after deployment.',
   },
+  DEAD_LETTER_QUEUE: {
+    rules: ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy', 'CT.SQS.PR.1'],
+    reason: 'This queue is the dead-letter destination of the canary topic rule; a dead-letter queue of a dead-letter queue would only move the same messages again.',
+  },
 } as const;
 
 /** A key of {@link ACKNOWLEDGEMENTS}. */

@@ -8,6 +8,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { AGENT_TOPICS } from '../device/edge-agent-component';
+import { acknowledge } from '../core/acknowledgements';
 import { createKey } from '../core/keys';
 import { BundledHandler } from '../core/handler';
 import { ArtifactStore } from '../package/artifact-store';
@@ -67,6 +68,7 @@ export class CanaryResults extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
+    acknowledge(this.deadLetterQueue, 'DEAD_LETTER_QUEUE');
 
     this._collector = new BundledHandler(this, 'Collector', {
       handlerName: 'canary-collector',
@@ -97,7 +99,8 @@ export class CanaryResults extends Construct {
       assumedBy: new iam.ServicePrincipal('iot.amazonaws.com').withConditions({ StringEquals: { 'aws:SourceAccount': Stack.of(this).account } }),
       description: 'cdk-edge-model-pipeline: lets the canary topic rule write to its dead-letter queue',
     });
-    this.deadLetterQueue.grantSendMessages(ruleRole);
+    ruleRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.deadLetterQueue.queueArn] }));
+    key.grant(ruleRole, 'kms:GenerateDataKey', 'kms:Decrypt');
     this.rule = new iot.CfnTopicRule(this, 'Rule', {
       topicRulePayload: {
         description: 'cdk-edge-model-pipeline: edge agent benchmark results to the canary collector',
