@@ -16,6 +16,7 @@ import { handle } from '../../lambda/rollout-ledger/index';
 import { CanaryStore } from '../../lambda/shared/canary-store';
 import { Ledger } from '../../lambda/shared/ledger';
 import {
+  AccuracyBaseline,
   ArtifactStore,
   CanaryEvaluation,
   CanaryResults,
@@ -192,11 +193,21 @@ describe('CanaryEvaluation and QualityGate, run by the local executor', () => {
     expect(world.deployments).toHaveLength(2);
   });
 
-  test('fails on latency: a limit below what the devices measured', async () => {
-    const { definition } = build({ ...THRESHOLDS, maxP90Latency: Duration.millis(0.0001) });
-    const result = await run(definition, candidates(['onnx']));
+  // Each kind of threshold, set just past what the good model measures, stops the run and is named.
+  test.each<[string, QualityThresholds, string]>([
+    ['accuracy', { minAccuracy: 0.99 }, 'onnx'],
+    ['accuracy drop', { maxAccuracyDrop: 0.01, baseline: AccuracyBaseline.fixed(0.999) }, 'onnx'],
+    // The good model agrees with its reference on every sample; the pruned one does not.
+    ['top-1 agreement with the reference', { minTop1Agreement: 0.9 }, 'pruned'],
+    ['p90 latency', { maxP90Latency: Duration.millis(0.0001) }, 'onnx'],
+    ['p99 latency', { maxP99Latency: Duration.millis(0.0001) }, 'onnx'],
+    ['peak memory', { maxPeakMemoryMb: 1 }, 'onnx'],
+    ['devices reporting', { minAccuracy: 0.5, minDevicesReporting: 4 }, 'onnx'],
+  ])('fails on %s, and the cause names it', async (name, thresholds, variant) => {
+    const { definition } = build(thresholds);
+    const result = await run(definition, candidates([variant]));
     expect(result).toMatchObject({ status: 'FAILED', error: 'QualityGateFailed' });
-    expect(result.cause).toContain('p90 latency');
+    expect(result.cause).toMatch(new RegExp(`failed the gate: ${name}[ :]`));
   });
 
   test('at the timeout, two of three devices with a 60 % quorum: the canary goes on and the gate decides on what came', async () => {

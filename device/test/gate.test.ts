@@ -82,13 +82,13 @@ describe('the quality gate on real canary results', () => {
     const errored: BenchmarkResult = { ...good[0], thingName: 'cam-03', status: 'ERROR', latencyMs: null, accuracy: null, parity: null, error: { code: 'RUNTIME_MISSING', message: 'libdlr.so cannot be loaded' } };
     const decision = judgeVariant('onnx', [...good, errored], THRESHOLDS);
     expect(decision.pass).toBe(false);
-    expect(decision.checks.find((c) => c.name === 'failed devices')!.detail).toBe('1 device(s) failed: cam-03 (RUNTIME_MISSING: libdlr.so cannot be loaded)');
+    expect(decision.checks.find((c) => c.name === 'failed devices')!.detail).toBe('failed devices: 1 device(s) failed: cam-03 (RUNTIME_MISSING: libdlr.so cannot be loaded)');
   });
 
   test('an incompatible device fails compatibility with the reason', () => {
     const incompatible = { ...good[1], compatibility: { ok: false, checks: [{ name: 'architecture', ok: false, detail: 'jetson_nano needs arm64; this device is x64' }] } };
     const decision = judgeVariant('onnx', [good[0], incompatible], THRESHOLDS);
-    expect(decision.checks.find((c) => c.name === 'compatibility')).toMatchObject({ pass: false, detail: 'cam-02: architecture jetson_nano needs arm64; this device is x64' });
+    expect(decision.checks.find((c) => c.name === 'compatibility')).toMatchObject({ pass: false, detail: 'compatibility: cam-02: architecture jetson_nano needs arm64; this device is x64' });
   });
 
   test('among passing variants the fastest p90 wins, ties go to the smaller package, and the losers are told why', () => {

@@ -104,7 +104,7 @@ export function judgeVariant(variant: string, results: DeviceResult[], t: Thresh
     comparison: '>=',
     pass: ok.length >= t.minDevicesReporting,
     margin: ok.length - t.minDevicesReporting,
-    detail: `${ok.length} device(s) reported results, ${t.minDevicesReporting} needed`,
+    detail: `devices reporting: ${ok.length} device(s) reported results, ${t.minDevicesReporting} needed`,
   });
   checks.push({
     name: 'failed devices',
@@ -114,8 +114,8 @@ export function judgeVariant(variant: string, results: DeviceResult[], t: Thresh
     pass: failedDevices.length <= t.maxFailedDevices,
     margin: t.maxFailedDevices - failedDevices.length,
     detail: failedDevices.length
-      ? `${failedDevices.length} device(s) failed: ${failedDevices.map((f) => `${f.thingName} (${f.code}: ${f.message})`).join('; ')}`
-      : 'no device failed',
+      ? `failed devices: ${failedDevices.length} device(s) failed: ${failedDevices.map((f) => `${f.thingName} (${f.code}: ${f.message})`).join('; ')}`
+      : 'failed devices: none',
   });
   if (t.minAccuracy !== null) checks.push(check('accuracy', accuracy, t.minAccuracy, '>=', ''));
   if (t.maxAccuracyDrop !== null) {
@@ -140,8 +140,8 @@ export function judgeVariant(variant: string, results: DeviceResult[], t: Thresh
       pass: incompatible.length === 0,
       margin: null,
       detail: incompatible.length === 0
-        ? 'every device has what the package needs'
-        : incompatible.map((r) => `${r.thingName}: ${r.compatibility!.checks.filter((c) => !c.ok).map((c) => `${c.name} ${c.detail}`).join(', ')}`).join('; '),
+        ? 'compatibility: every device has what the package needs'
+        : 'compatibility: ' + incompatible.map((r) => `${r.thingName}: ${r.compatibility!.checks.filter((c) => !c.ok).map((c) => `${c.name} ${c.detail}`).join(', ')}`).join('; '),
     });
   }
   return { variant, pass: checks.every((c) => c.pass), devices: results.length, failedDevices, figures, checks, sizeBytes };
