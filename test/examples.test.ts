@@ -32,7 +32,7 @@ describe('the release example', () => {
     const top = Object.keys((definition as { States: Record<string, unknown> }).States);
     expect(top.slice(0, 4)).toEqual(['CompilePreflight', 'CompileVariants', 'SummarizeCompilation', 'PublishPlan']);
     for (const c of ['jetson-nano', 'rasp4b', 'x86-gateway']) {
-      expect(top).toEqual(expect.arrayContaining([`${c}: ChooseRelease`, `${c}: CreateDeployment`, `${c}: RevertDeployment`, `${c}: CancelDeployment`]));
+      expect(top).toEqual(expect.arrayContaining([`${c}: ChooseRelease`, `${c}-fleet: CreateDeployment`, `${c}-fleet: RevertDeployment`, `${c}-fleet: CancelDeployment`]));
     }
     const template = Template.fromStack(stack);
     template.resourceCountIs('AWS::IoT::ThingGroup', 3);

@@ -21,7 +21,7 @@ function world(runId: string, jobs: Record<string, JobSnapshot[][]>, shared?: { 
   for (const c of CLASSES) {
     publishing.objects.set(`compiled/${runId}/${c}/model-${TARGETS[c]}.tar.gz`, makeTarGz(neoCompiledFiles()));
   }
-  const fleets = shared?.fleets ?? Object.fromEntries(CLASSES.map((c) => [c, new FakeFleet(`${c}: `, 60, table, clock)]));
+  const fleets = shared?.fleets ?? Object.fromEntries(CLASSES.map((c) => [c, new FakeFleet(`${c}-fleet: `, 60, table, clock)]));
   for (const c of CLASSES) fleets[c].script(...(jobs[c] ?? [[{ queued: 0, inProgress: 0, succeeded: 4 }]]));
   const handlers = { ...neo.handlers(), ...publishing.handlers(), ...Object.assign({}, ...CLASSES.map((c) => fleets[c].handlers())) };
   return { table, clock, fleets, neo, publishing, handlers, context: clock.context() };

@@ -12,7 +12,7 @@ export interface GateEvent {
   readonly thresholds: Thresholds;
   readonly classes: {
     readonly deviceClass: string;
-    readonly variants: { readonly variant: string; readonly sizeBytes?: number | null; readonly results: DeviceResult[] }[];
+    readonly variants: { readonly variant: string; readonly componentVersion?: string; readonly sizeBytes?: number | null; readonly results: DeviceResult[] }[];
   }[];
 }
 
@@ -22,6 +22,8 @@ export interface GateResult {
   readonly htmlReportS3Uri: string;
   /** Per class, the variant that goes to the fleet. */
   readonly chosen: Record<string, string | null>;
+  /** Per class (dashes as underscores, for JSONPath), the chosen variant and its component version. */
+  readonly releases: Record<string, { variant: string; componentVersion: string | null } | null>;
   readonly classes: ClassDecision[];
 }
 
@@ -68,6 +70,10 @@ export async function gate(event: GateEvent, bucket: string, prefix: string, cli
     reportS3Uri: `s3://${bucket}/${base}report.json`,
     htmlReportS3Uri: `s3://${bucket}/${base}report.html`,
     chosen: Object.fromEntries(report.classes.map((c) => [c.deviceClass, c.chosen])),
+    releases: Object.fromEntries(report.classes.map((c, i) => {
+      const chosen = event.classes[i].variants.find((v) => v.variant === c.chosen);
+      return [c.deviceClass.replace(/-/g, '_'), chosen ? { variant: chosen.variant, componentVersion: chosen.componentVersion ?? null } : null];
+    })),
     classes: report.classes,
   };
   log('INFO', 'quality gate decided', { runId: event.runId, pass: report.pass, chosen: result.chosen });

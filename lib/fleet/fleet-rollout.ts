@@ -72,9 +72,17 @@ export interface FleetRolloutProps {
   /**
    * A prefix for the state names, so several rollouts fit in one state machine.
    *
-   * @default - the device class, such as `jetson-nano: `
+   * @default - the thing group, such as `jetson-nano-fleet: `
    */
   readonly stateNamePrefix?: string;
+  /**
+   * Make a healthy rollout the group's last good release in the ledger. Turn
+   * it off when a later step decides (rings: the release becomes last good
+   * only when every ring is healthy).
+   *
+   * @default true
+   */
+  readonly recordHealthy?: boolean;
 }
 
 /**
@@ -83,7 +91,7 @@ export interface FleetRolloutProps {
  *
  * **Input**: `{ "runId": …, "release": { "components": { "<name>": { "ComponentVersion": "1.0.3" } } } }`.
  *
- * **Output**: the input with `rollout.<deviceClass>` set to
+ * **Output**: the input with `rollout.<thing group>` (dashes as underscores) set to
  * `{ deploymentId, iotJobId, verdict: { healthy, executed, failed, failurePercentage, reason } }`.
  *
  * **Errors**: `RolloutReverted` (the abort fired, failures went over the
@@ -102,6 +110,8 @@ export interface FleetRolloutProps {
 export class FleetRollout extends sfn.StateMachineFragment {
   public readonly startState: sfn.State;
   public readonly endStates: sfn.INextable[];
+  /** Where the fragment's output is: `$.rollout.<thing group>`. */
+  public readonly outputPath: string;
 
   constructor(scope: Construct, id: string, props: FleetRolloutProps) {
     super(scope, id);
@@ -129,8 +139,10 @@ export class FleetRollout extends sfn.StateMachineFragment {
     problems.throwIfAny(this);
 
     const stack = Stack.of(this);
-    const name = (state: string) => `${props.stateNamePrefix ?? `${fleet.deviceClass}: `}${state}`;
-    const out = `$.rollout.${fleet.deviceClass.replace(/-/g, '_')}`;
+    const name = (state: string) => `${props.stateNamePrefix ?? `${fleet.thingGroupName}: `}${state}`;
+    const out = `$.rollout.${fleet.thingGroupName.replace(/[^A-Za-z0-9_]/g, '_')}`;
+    /** Where this rollout's output is. */
+    this.outputPath = out;
 
     const ledgerFn = new BundledHandler(this, 'Ledger', {
       handlerName: 'rollout-ledger',
@@ -340,7 +352,7 @@ export class FleetRollout extends sfn.StateMachineFragment {
       .when(sfn.Condition.timestampGreaterThanEqualsJsonPath(`${out}.job.CheckedAt`, `${out}.prepare.deadline`), timedOut)
       .otherwise(wait));
     verdict.next(new sfn.Choice(this, 'IsHealthy', { stateName: name('IsHealthy') })
-      .when(sfn.Condition.booleanEquals(`${out}.verdict.healthy`, true), healthy)
+      .when(sfn.Condition.booleanEquals(`${out}.verdict.healthy`, true), props.recordHealthy === false ? done : healthy)
       .otherwise(unhealthy));
     healthy.next(done);
 

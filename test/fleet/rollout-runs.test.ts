@@ -3,7 +3,7 @@ import { ArtifactStore, EdgeFleet, FleetRollout, PipelineStateMachine, ReleaseLe
 import { FakeFleet, JobSnapshot } from '../support/fake-fleet';
 import { definitionOf, expectValidAsl, runDefinition } from '../support/state-machine';
 
-const P = 'jetson-nano: ';
+const P = 'jetson-nano-fleet: ';
 
 function build(budget?: Duration) {
   const app = new App();
@@ -40,7 +40,7 @@ describe('FleetRollout, run by the local executor', () => {
     const result = await run(definition, fake, release('run-1', '1.0.1'));
     expect(result.error).toBeUndefined();
     expect(result.status).toBe('SUCCEEDED');
-    expect((result.output as { rollout: Record<string, unknown> }).rollout.jetson_nano).toEqual({
+    expect((result.output as { rollout: Record<string, unknown> }).rollout.jetson_nano_fleet).toEqual({
       deploymentId: 'd-1',
       iotJobId: 'job-d-1',
       verdict: expect.objectContaining({ healthy: true, executed: 10, failed: 0 }),
