@@ -17,3 +17,4 @@ export * from './device/edge-agent-component';
 export * from './evaluate/canary-results';
 export * from './evaluate/canary-evaluation';
 export * from './evaluate/quality-gate';
+export * from './pipeline/edge-model-pipeline';

@@ -76,7 +76,16 @@ export async function gate(event: GateEvent, bucket: string, prefix: string, cli
     })),
     classes: report.classes,
   };
-  log('INFO', 'quality gate decided', { runId: event.runId, pass: report.pass, chosen: result.chosen });
+  for (const c of report.classes) {
+    // CloudWatch Embedded Metric Format: gate verdicts per device class, for the dashboard.
+    log('INFO', 'quality gate decided', {
+      runId: event.runId, deviceClass: c.deviceClass, pass: c.pass, chosen: c.chosen,
+      _aws: { Timestamp: now.getTime(), CloudWatchMetrics: [{ Namespace: 'EdgeModelPipeline', Dimensions: [['DeviceClass']], Metrics: [{ Name: 'GatePassed', Unit: 'Count' }, { Name: 'GateFailed', Unit: 'Count' }] }] },
+      DeviceClass: c.deviceClass,
+      GatePassed: c.pass ? 1 : 0,
+      GateFailed: c.pass ? 0 : 1,
+    });
+  }
   if (!report.pass) {
     const why = report.classes.filter((c) => !c.pass).map((c) => `${c.deviceClass}: ${c.notChosen.map((n) => `${n.variant} ${n.reason}`).join(' | ')}`).join('; ');
     throw new NamedError(GATE_FAILED, `${why}. Report: ${result.htmlReportS3Uri}`);

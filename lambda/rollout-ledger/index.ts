@@ -54,7 +54,13 @@ export interface RevertedEvent {
   readonly reason: string;
 }
 
-export type RolloutLedgerEvent = PrepareEvent | VerdictEvent | HealthyEvent | RevertedEvent;
+/** Before the rings of a class roll out: each ring's last good release, to revert them all if a later ring fails. */
+export interface RingsEvent {
+  readonly op: 'rings';
+  readonly rings: { group: string; groupArn: string }[];
+}
+
+export type RolloutLedgerEvent = PrepareEvent | VerdictEvent | HealthyEvent | RevertedEvent | RingsEvent;
 
 export interface Verdict {
   readonly healthy: boolean;
@@ -100,6 +106,14 @@ export async function handle(event: RolloutLedgerEvent, ledger: Ledger, now = ne
     }
     case 'verdict':
       return verdict(event.counts ?? {}, event.maxFailurePercentage);
+    case 'rings': {
+      const out = [];
+      for (const ring of event.rings) {
+        const lastGood = await ledger.lastGood(ring.group);
+        out.push({ ...ring, hasLastGood: lastGood !== null, lastGood: lastGood ? { runId: lastGood.runId, components: asComponents(lastGood) } : null });
+      }
+      return out;
+    }
     case 'healthy': {
       await ledger.markHealthy(event.group, { runId: event.runId, deploymentId: event.deploymentId, components: versions(event.components) });
       await ledger.recordRelease(event.runId, event.deviceClass, { [`deployment#${event.group}`]: event.deploymentId, status: 'RELEASED', counts: event.counts });
@@ -109,11 +123,17 @@ export async function handle(event: RolloutLedgerEvent, ledger: Ledger, now = ne
     case 'reverted': {
       await ledger.history(event.group, event.deploymentId, { status: 'REVERTED', runId: event.runId, revertDeploymentId: event.revertDeploymentId, reason: event.reason });
       await ledger.recordRelease(event.runId, event.deviceClass, { [`deployment#${event.group}`]: event.deploymentId, status: 'REVERTED', revertReason: event.reason });
-      log('WARN', 'rollout reverted', { group: event.group, runId: event.runId, deploymentId: event.deploymentId, revertDeploymentId: event.revertDeploymentId, reason: event.reason });
+      log('WARN', 'rollout reverted', {
+        group: event.group, runId: event.runId, deploymentId: event.deploymentId, revertDeploymentId: event.revertDeploymentId, reason: event.reason,
+        // CloudWatch Embedded Metric Format: the pipeline's revert alarm watches this.
+        _aws: { Timestamp: now.getTime(), CloudWatchMetrics: [{ Namespace: 'EdgeModelPipeline', Dimensions: [['DeviceClass']], Metrics: [{ Name: 'Reverts', Unit: 'Count' }] }] },
+        DeviceClass: event.deviceClass,
+        Reverts: 1,
+      });
       return { recorded: true };
     }
     default:
-      throw new NamedError(ROLLOUT_INPUT_INVALID, `op ${JSON.stringify((event as { op?: unknown })?.op ?? null)} is not one of prepare, verdict, healthy, reverted`);
+      throw new NamedError(ROLLOUT_INPUT_INVALID, `op ${JSON.stringify((event as { op?: unknown })?.op ?? null)} is not one of prepare, verdict, healthy, reverted, rings`);
   }
 }
 

@@ -78,7 +78,15 @@ export const ACKNOWLEDGEMENTS = {
   },
   DEAD_LETTER_QUEUE: {
     rules: ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy', 'CT.SQS.PR.1'],
-    reason: 'This queue is the dead-letter destination of the canary topic rule; a dead-letter queue of a dead-letter queue would only move the same messages again.',
+    reason: 'This queue is a dead-letter destination (of the canary topic rule, or of the pipeline trigger\'s EventBridge targets); a dead-letter queue of a dead-letter queue would only move the same messages again.',
+  },
+  REGISTRY_MODEL_DATA: {
+    rules: ['AwsSolutions-IAM5'],
+    reason: 'A Model Registry package may keep its model data in any bucket of the account (s3:ResourceAccount condition); the trigger reads it once to copy it into the store, and may describe only the packages of the configured group.',
+  },
+  CLOUDWATCH_PUT_METRIC: {
+    rules: ['AwsSolutions-IAM5'],
+    reason: 'cloudwatch:PutMetricData takes no resource ARN; the statement is limited to the EdgeModelPipeline namespace by the cloudwatch:namespace condition.',
   },
 } as const;
 

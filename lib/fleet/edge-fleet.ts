@@ -34,7 +34,7 @@ export interface EdgeFleetProps {
   /**
    * The role alias devices assume the token exchange role through.
    *
-   * @default - `{deviceClass}-token-exchange`
+   * @default - `{thingGroupName}-token-exchange`
    */
   readonly roleAliasName?: string;
   /**
@@ -82,7 +82,8 @@ export class EdgeFleet extends Construct {
     const groupName = props.thingGroupName ?? `${props.deviceClass}-fleet`;
     if (!isUnresolved(groupName) && !NAME.test(groupName)) problems.add('thingGroupName', groupName, 'Use 1-128 letters, digits, ":", "_" and "-".');
     if (props.importThingGroup && !props.thingGroupName) problems.add('importThingGroup', true, 'Name the existing group in thingGroupName.');
-    const aliasName = props.roleAliasName ?? `${props.deviceClass}-token-exchange`;
+    // Per thing group: a class's canary and its rings each have their own.
+    const aliasName = props.roleAliasName ?? `${groupName.replace(/:/g, '-')}-token-exchange`.slice(0, 128);
     if (!isUnresolved(aliasName) && !/^[\w=,@-]{1,128}$/.test(aliasName)) problems.add('roleAliasName', aliasName, 'Use 1-128 letters, digits and "=,@-_".');
     const seconds = props.credentialDuration?.toSeconds() ?? 3600;
     checkIntegerRange(problems, 'credentialDuration', seconds, 900, 43200, 'seconds');

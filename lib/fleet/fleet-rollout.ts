@@ -251,15 +251,6 @@ export class FleetRollout extends sfn.StateMachineFragment {
       'counts.$': `${out}.job.Job.JobProcessDetails`,
       'maxFailurePercentage': maxFailure,
     }, `${out}.verdict`);
-    const healthy = ledgerCall('RecordHealthyRollout', {
-      'op': 'healthy',
-      'group': fleet.thingGroupName,
-      'deviceClass': fleet.deviceClass,
-      'runId.$': '$.runId',
-      'deploymentId.$': `${out}.deployment.DeploymentId`,
-      'components.$': componentsPath,
-      'counts.$': `${out}.job.Job.JobProcessDetails`,
-    }, sfn.JsonPath.DISCARD);
     const done = new sfn.Pass(this, 'RolloutHealthy', {
       stateName: name('RolloutHealthy'),
       parameters: {
@@ -270,6 +261,15 @@ export class FleetRollout extends sfn.StateMachineFragment {
       resultPath: out,
     });
 
+    const healthy = props.recordHealthy === false ? undefined : ledgerCall('RecordHealthyRollout', {
+      'op': 'healthy',
+      'group': fleet.thingGroupName,
+      'deviceClass': fleet.deviceClass,
+      'runId.$': '$.runId',
+      'deploymentId.$': `${out}.deployment.DeploymentId`,
+      'components.$': componentsPath,
+      'counts.$': `${out}.job.Job.JobProcessDetails`,
+    }, sfn.JsonPath.DISCARD);
     // 5. Revert.
     const reason = (state: string, cause: { [key: string]: string }) => new sfn.Pass(this, state, {
       stateName: name(state),
@@ -352,9 +352,9 @@ export class FleetRollout extends sfn.StateMachineFragment {
       .when(sfn.Condition.timestampGreaterThanEqualsJsonPath(`${out}.job.CheckedAt`, `${out}.prepare.deadline`), timedOut)
       .otherwise(wait));
     verdict.next(new sfn.Choice(this, 'IsHealthy', { stateName: name('IsHealthy') })
-      .when(sfn.Condition.booleanEquals(`${out}.verdict.healthy`, true), props.recordHealthy === false ? done : healthy)
+      .when(sfn.Condition.booleanEquals(`${out}.verdict.healthy`, true), healthy ?? done)
       .otherwise(unhealthy));
-    healthy.next(done);
+    healthy?.next(done);
 
     acknowledge(Stack.of(this), 'IOT_JOBS', [nagResource(this, jobsArn)]);
     acknowledge(Stack.of(this), 'GREENGRASS_DEPLOYMENTS', [nagResource(this, deploymentsArn)]);

@@ -44,7 +44,7 @@ describe('EdgeFleet', () => {
     const t = Template.fromStack(stack);
     t.hasResourceProperties('AWS::IoT::ThingGroup', { ThingGroupName: 'jetson-nano-fleet' });
     t.hasResourceProperties('AWS::IAM::Role', { AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'credentials.iot.amazonaws.com' } })] } });
-    t.hasResourceProperties('AWS::IoT::RoleAlias', { RoleAlias: 'jetson-nano-token-exchange', CredentialDurationSeconds: 3600 });
+    t.hasResourceProperties('AWS::IoT::RoleAlias', { RoleAlias: 'jetson-nano-fleet-token-exchange', CredentialDurationSeconds: 3600 });
     const policies = JSON.stringify(t.findResources('AWS::IAM::Policy', { Properties: { PolicyName: Match.stringLikeRegexp('FleetTokenExchangeRole') } }));
     expect(policies).toContain('/packages/*');
     expect(policies).not.toMatch(/\/models\/|\/compiled\/|s3:PutObject/);

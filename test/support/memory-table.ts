@@ -1,4 +1,4 @@
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 
 type Item = Record<string, unknown>;
 
@@ -84,6 +84,11 @@ export class MemoryTable {
       }
       this.items.set(k, item);
       return input.ReturnValues === 'UPDATED_NEW' || input.ReturnValues === 'ALL_NEW' ? { Attributes: structuredClone(item) } : {};
+    }
+    if (command instanceof DeleteCommand) {
+      this.calls.push('Delete');
+      this.items.delete(this.key(command.input.Key as { pk: string; sk: string }));
+      return {};
     }
     if (command instanceof QueryCommand) {
       this.calls.push('Query');

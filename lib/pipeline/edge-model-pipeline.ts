@@ -1,0 +1,624 @@
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as iot from 'aws-cdk-lib/aws-iot';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { acknowledge, nagResource } from '../core/acknowledgements';
+import { checkIntegerRange, isUnresolved, ProblemCollector } from '../core/errors';
+import { BundledHandler } from '../core/handler';
+import { createKey } from '../core/keys';
+import { NAME_PREFIX_MAX, NAME_PREFIX_PATTERN } from '../core/naming';
+import { PipelineStateMachine } from '../core/state-machine';
+import { ModelDescription, ModelSource } from '../compile/model-source';
+import { NeoCompilation } from '../compile/neo-compilation';
+import { CompilationVariant } from '../compile/variant';
+import { AGENT_TOPICS, EdgeAgentComponent } from '../device/edge-agent-component';
+import { CanaryEvaluation } from '../evaluate/canary-evaluation';
+import { CanaryResults } from '../evaluate/canary-results';
+import { QualityGate, QualityThresholds } from '../evaluate/quality-gate';
+import { EdgeFleet } from '../fleet/edge-fleet';
+import { FleetRollout } from '../fleet/fleet-rollout';
+import { ReleaseLedger } from '../fleet/release-ledger';
+import { AbortCriteria, Rollout } from '../fleet/rollout';
+import { ArtifactStore } from '../package/artifact-store';
+import { ArtifactKind, ComponentPublishing } from '../package/component-publishing';
+import { ComponentPlatform } from '../package/recipe';
+
+/** One device class of a pipeline: what it runs on, how it is compiled, where it is tested and rolled out. */
+export interface PipelineDeviceClass {
+  /** The class name: lower-case letters, digits and dashes, such as `jetson-nano`. */
+  readonly name: string;
+  /** The platform of the class's devices (component manifest). */
+  readonly platform: ComponentPlatform;
+  /**
+   * The Neo variants of the class; their names must be unique in the pipeline.
+   * Leave out for an ONNX Runtime fleet (no compilation).
+   *
+   * @default - no compilation: the ONNX model itself, as variant `onnx`
+   */
+  readonly variants?: CompilationVariant[];
+  /** The canary fleet: real devices that validate and benchmark each candidate. */
+  readonly canary: EdgeFleet;
+  /** The fleet groups, rolled out one after another (a 5 % ring, then the rest); each ring is gated on the previous one's health. */
+  readonly rings: EdgeFleet[];
+  /** The data set's dataset.json on the canary devices. */
+  readonly datasetPath: string;
+  /**
+   * How fast each ring is rolled out.
+   *
+   * @default - FleetRollout's default
+   */
+  readonly rollout?: Rollout;
+  /**
+   * When IoT cancels a ring's rollout.
+   *
+   * @default - FleetRollout's default
+   */
+  readonly abortCriteria?: AbortCriteria[];
+  /**
+   * The share of the canary group that must report for a timed-out canary to go on.
+   *
+   * @default 100
+   */
+  readonly quorumPercentage?: number;
+}
+
+/** Manual approval between the gate and the fleet. */
+export interface ApprovalOptions {
+  /**
+   * How long to wait for a decision; no decision is a rejection. At most the run's timeout.
+   *
+   * @default Duration.days(1)
+   */
+  readonly timeout?: Duration;
+}
+
+/** What starts a run. Each is optional; several can be on at once. */
+export interface PipelineTriggers {
+  /**
+   * Start a run for each new object under the store's `models/` prefix (EventBridge, S3 Object Created).
+   *
+   * @default true
+   */
+  readonly onModelUpload?: boolean;
+  /**
+   * Start a run when a package of this Model Registry group turns Approved (EventBridge).
+   *
+   * @default - no Model Registry trigger
+   */
+  readonly modelPackageGroupName?: string;
+}
+
+/** Props for {@link EdgeModelPipeline}. */
+export interface EdgeModelPipelineProps {
+  /** The pipeline's name: the prefix of job names and IAM scopes. Lower-case letters, digits and single dashes, at most 24 characters. */
+  readonly pipelineName: string;
+  /** The model's framework and inputs. The model archive itself comes with each run (trigger or manual start). */
+  readonly model: ModelDescription;
+  /** The device classes. */
+  readonly deviceClasses: PipelineDeviceClass[];
+  /** The quality gate's thresholds. */
+  readonly thresholds: QualityThresholds;
+  /**
+   * The prefix of component names.
+   *
+   * @default - `com.example.{pipelineName}`
+   */
+  readonly componentNamePrefix?: string;
+  /**
+   * Require a manual approval after the gate.
+   *
+   * @default - no approval
+   */
+  readonly approval?: ApprovalOptions;
+  /**
+   * What starts runs.
+   *
+   * @default - a new model under `models/`
+   */
+  readonly triggers?: PipelineTriggers;
+  /**
+   * The artifact store.
+   *
+   * @default - a new store
+   */
+  readonly store?: ArtifactStore;
+  /**
+   * The longest a run may take.
+   *
+   * @default Duration.days(7)
+   */
+  readonly timeout?: Duration;
+  /**
+   * The p90 latency above which the serve-mode telemetry alarm fires.
+   *
+   * @default - the gate's maxP90Latency, else 100 ms
+   */
+  readonly latencyAlarmThreshold?: Duration;
+}
+
+/** Error names a pipeline run ends with, besides those of its stages. */
+export enum EdgeModelPipelineError {
+  /** The approver rejected the release, or nobody decided in time. */
+  APPROVAL_REJECTED = 'ApprovalRejected',
+  /** A ring's rollout failed; every ring of the class was put back on its last good release. */
+  ROLLOUT_REVERTED = 'RolloutReverted',
+}
+
+const ONNX_VARIANT = 'onnx';
+const key = (name: string) => name.replace(/[^A-Za-z0-9_]/g, '_');
+
+/**
+ * The whole path from "a new model version exists" to "it runs on every
+ * device in the fleet", as one construct: artifact store, release ledger,
+ * roles, and one Standard state machine that runs
+ * prepare → compile → package → publish → canary → gate → (approval) →
+ * rollout ring by ring → record, reverting what it rolled out when a ring
+ * fails; triggers (model upload, Model Registry approval, manual start),
+ * notifications, a dashboard and alarms.
+ *
+ * **Manual start**: `aws stepfunctions start-execution --state-machine-arn … --name <runId>
+ * --input '{"runId":"<runId>","model":{"s3Uri":"s3://<store>/models/<name>/model.tar.gz"}}'`
+ * (the execution name is the run id, so starting the same run twice starts one run).
+ */
+export class EdgeModelPipeline extends Construct {
+  /** The artifact store. */
+  public readonly store: ArtifactStore;
+  /** The release ledger. */
+  public readonly ledger: ReleaseLedger;
+  /** The state machine. */
+  public readonly stateMachine: sfn.StateMachine;
+  /** Notifications: run started, gate failed, approval needed, rollout reverted, released. */
+  public readonly topic: sns.Topic;
+  /** The dashboard. */
+  public readonly dashboard: cloudwatch.Dashboard;
+  /** The edge agent component. */
+  public readonly agent: EdgeAgentComponent;
+  /** Alarms: failed runs, reverts, serve-mode latency. */
+  public readonly alarms: cloudwatch.Alarm[];
+  private readonly approvalHandler?: BundledHandler;
+
+  constructor(scope: Construct, id: string, props: EdgeModelPipelineProps) {
+    super(scope, id);
+    const timeout = props.timeout ?? Duration.days(7);
+    validate(this, props, timeout);
+    const stack = Stack.of(this);
+    this.store = props.store ?? new ArtifactStore(this, 'Store');
+    const key0 = this.store.encryptionKey;
+    this.ledger = new ReleaseLedger(this, 'Ledger', { encryptionKey: key0 });
+    const componentNamePrefix = props.componentNamePrefix ?? `com.example.${props.pipelineName}`;
+    const classes = props.deviceClasses;
+    const onnxOnly = classes.every((c) => !c.variants || c.variants.length === 0);
+
+    const topicKey = key0 ?? createKey(this, 'TopicKey', { description: 'cdk-edge-model-pipeline: encrypts pipeline notifications' });
+    this.topic = new sns.Topic(this, 'Notifications', { masterKey: topicKey, enforceSSL: true, displayName: `${props.pipelineName} edge model pipeline` });
+
+    // Stages.
+    const start = new tasks.SnsPublish(this, 'NotifyRunStarted', {
+      stateName: 'NotifyRunStarted',
+      topic: this.topic,
+      message: sfn.TaskInput.fromObject({ 'event': 'RUN_STARTED', 'pipeline': props.pipelineName, 'runId.$': '$.runId', 'model.$': '$.model' }),
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+
+    let compileStage: sfn.IChainable;
+    if (onnxOnly) {
+      compileStage = new sfn.Pass(this, 'NoCompilation', {
+        stateName: 'NoCompilation',
+        comment: 'ONNX Runtime fleet: the ONNX model is the artifact',
+        parameters: { compiled: [{ 'variant': ONNX_VARIANT, 'target': 'onnxruntime', 'artifactS3Uri.$': '$.model.s3Uri' }], failed: [] },
+        resultPath: '$.compile',
+      });
+    } else {
+      compileStage = new NeoCompilation(this, 'Compile', {
+        store: this.store,
+        namePrefix: props.pipelineName,
+        model: ModelSource.fromExecutionInput(props.model),
+        variants: classes.flatMap((c) => c.variants ?? []),
+      });
+    }
+    const variantNames = (c: PipelineDeviceClass) => (c.variants && c.variants.length ? c.variants.map((v) => v.name!) : [ONNX_VARIANT]);
+    const publishing = new ComponentPublishing(this, 'Publish', {
+      store: this.store,
+      ledger: this.ledger,
+      model: props.model,
+      componentNamePrefix,
+      artifactKind: onnxOnly ? ArtifactKind.ONNX : ArtifactKind.NEO_COMPILED,
+      deviceClasses: classes.map((c) => ({ name: c.name, platform: c.platform, variants: variantNames(c) })),
+    });
+
+    const fleets = classes.flatMap((c) => [c.canary, ...c.rings]);
+    this.agent = new EdgeAgentComponent(this, 'Agent', { fleets });
+    const results = new CanaryResults(this, 'CanaryResults', { store: this.store });
+    const canaries = classes.map((c, i) => new CanaryEvaluation(this, `Canary${i}`, {
+      canary: c.canary,
+      results,
+      agent: this.agent,
+      ledger: this.ledger,
+      modelComponentName: publishing.componentNames[c.name],
+      datasetPath: c.datasetPath,
+      candidatesPath: `$.publish.classes[${i}].candidates`,
+      quorumPercentage: c.quorumPercentage,
+    }));
+    const gate = new QualityGate(this, 'Gate', { store: this.store, canaries, thresholds: props.thresholds });
+
+    const fail = (name: string, error: string, event: string, cause: string) => {
+      const notify = new tasks.SnsPublish(this, `Notify${name}`, {
+        stateName: `Notify${name}`,
+        topic: this.topic,
+        message: sfn.TaskInput.fromObject({ 'event': event, 'pipeline': props.pipelineName, 'runId.$': '$.runId', 'error.$': `${cause}.Error`, 'cause.$': `${cause}.Cause`, 'report.$': `States.Format('s3://${this.store.bucket.bucketName}/reports/{}/report.html', $.runId)` }),
+        resultPath: sfn.JsonPath.DISCARD,
+      });
+      const failState = new sfn.Fail(this, `${name}Failed`, { stateName: `${name}Failed`, error, causePath: `${cause}.Cause` });
+      notify.next(failState);
+      return notify;
+    };
+    const gateFailed = fail('GateFailed', 'QualityGateFailed', 'GATE_FAILED', '$.failure');
+    gate.endStates.forEach((s) => (s as sfn.TaskStateBase).addCatch?.(gateFailed, { errors: ['QualityGateFailed'], resultPath: '$.failure' }));
+
+    // Optional approval.
+    let approvalState: sfn.IChainable | undefined;
+    if (props.approval) {
+      const approvalTimeout = props.approval.timeout ?? Duration.days(1);
+      this.approvalHandler = new BundledHandler(this, 'Approval', {
+        handlerName: 'approval',
+        description: 'cdk-edge-model-pipeline: keeps the approval task token and turns an approver\'s decision into the run\'s next step',
+        timeout: Duration.seconds(30),
+        memorySize: 256,
+        environment: { APPROVAL_TABLE: results.table.tableName, TOPIC_ARN: this.topic.topicArn },
+      });
+      results.table.grant(this.approvalHandler.role, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
+      results.table.encryptionKey!.grant(this.approvalHandler.role, 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey');
+      this.approvalHandler.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [this.topic.topicArn] }));
+      topicKey.grant(this.approvalHandler.role, 'kms:GenerateDataKey', 'kms:Decrypt');
+      acknowledge(stack, 'LAMBDA_INVOKE_VERSIONS', [nagResource(this, `${this.approvalHandler.function.functionArn}:*`)]);
+      const request = new tasks.LambdaInvoke(this, 'RequestApproval', {
+        stateName: 'RequestApproval',
+        comment: 'Waits for an approver; no decision in time is a rejection',
+        lambdaFunction: this.approvalHandler.function,
+        integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+        payload: sfn.TaskInput.fromObject({
+          'op': 'request',
+          'token': sfn.JsonPath.taskToken,
+          'runId.$': '$.runId',
+          'reportS3Uri.$': '$.gate.htmlReportS3Uri',
+          'chosen.$': '$.gate.chosen',
+          'timeoutSeconds': approvalTimeout.toSeconds(),
+        }),
+        taskTimeout: sfn.Timeout.duration(approvalTimeout),
+        resultPath: '$.approval',
+      });
+      request.addCatch(fail('Rejected', EdgeModelPipelineError.APPROVAL_REJECTED, 'APPROVAL_REJECTED', '$.failure'), {
+        errors: [EdgeModelPipelineError.APPROVAL_REJECTED, sfn.Errors.TIMEOUT],
+        resultPath: '$.failure',
+      });
+      approvalState = request;
+    }
+
+    // Rollout, class by class, ring by ring; a failing ring puts every ring of its class back.
+    const rolloutLedger = new BundledHandler(this, 'RingLedger', {
+      handlerName: 'rollout-ledger',
+      description: 'cdk-edge-model-pipeline: records the rings of a release and what to revert them to',
+      timeout: Duration.seconds(30),
+      memorySize: 256,
+      environment: { LEDGER_TABLE: this.ledger.table.tableName },
+    });
+    this.ledger.grantWrite(rolloutLedger.role);
+    acknowledge(stack, 'LAMBDA_INVOKE_VERSIONS', [nagResource(this, `${rolloutLedger.function.functionArn}:*`)]);
+    const jobsArn = stack.formatArn({ service: 'iot', resource: 'job', resourceName: '*', arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    let rollouts: sfn.IChainable | undefined;
+    let last: sfn.INextable | undefined;
+    const chain = (c: sfn.IChainable & sfn.INextable, endStates?: sfn.INextable[]) => {
+      if (!rollouts) rollouts = c;
+      else last!.next(c);
+      last = endStates ? (endStates[0]) : c;
+    };
+    classes.forEach((c, i) => {
+      const ck = key(c.name);
+      const componentName = publishing.componentNames[c.name];
+      const rings = c.rings.map((r) => ({ group: r.thingGroupName, groupArn: r.thingGroupArn }));
+      chain(rolloutLedger.invoke(this, `PrepareRings${i}`, {
+        stateName: `${c.name}: PrepareRings`,
+        comment: 'Each ring\'s last good release, to put every ring back if a later one fails',
+        payload: { op: 'rings', rings },
+        resultPath: `$.rings.${ck}`,
+      }));
+      chain(new sfn.Pass(this, `ChooseRelease${i}`, {
+        stateName: `${c.name}: ChooseRelease`,
+        comment: 'The variant the gate chose, and the edge agent in serve mode',
+        parameters: {
+          components: {
+            [componentName]: { 'ComponentVersion.$': `$.gate.releases.${ck}.componentVersion` },
+          },
+        },
+        resultPath: '$.release',
+      }));
+      const ringChain = c.rings.map((ring, r) => new FleetRollout(this, `Rollout${i}Ring${r}`, {
+        fleet: ring,
+        ledger: this.ledger,
+        rollout: c.rollout,
+        abortCriteria: c.abortCriteria,
+        recordHealthy: false,
+      }));
+      let tail: sfn.INextable = ringChain[0].endStates[0];
+      for (const next of ringChain.slice(1)) {
+        tail.next(next);
+        tail = next.endStates[0];
+      }
+      const branch = new sfn.Parallel(this, `Rings${i}`, {
+        stateName: `${c.name}: Rings`,
+        comment: 'Ring after ring; each ring starts only when the previous one is healthy',
+        resultSelector: { 'rollout.$': '$[0].rollout' },
+        resultPath: `$.ringResults.${ck}`,
+      });
+      branch.branch(ringChain[0]);
+
+      // A ring failed: deploy each ring's last good release (rings without one keep what they run).
+      const revertRing = new tasks.CallAwsService(this, `RevertRing${i}`, {
+        stateName: `${c.name}: RevertRing`,
+        service: 'greengrassv2',
+        action: 'createDeployment',
+        iamAction: 'greengrass:CreateDeployment',
+        iamResources: ['*'],
+        additionalIamStatements: [
+          new iam.PolicyStatement({ actions: ['iot:CreateJob'], resources: [...c.rings.map((r) => r.thingGroupArn), jobsArn] }),
+          new iam.PolicyStatement({ actions: ['iot:DescribeJob', 'iot:UpdateJob', 'iot:CancelJob'], resources: [jobsArn] }),
+          new iam.PolicyStatement({ actions: ['iot:DescribeThingGroup'], resources: c.rings.map((r) => r.thingGroupArn) }),
+          new iam.PolicyStatement({ actions: ['iot:DescribeThing', 'iot:GetThingShadow', 'iot:UpdateThingShadow', 'iot:DeleteThingShadow'], resources: c.rings.map((r) => r.thingArnPattern()) }),
+        ],
+        parameters: {
+          'TargetArn.$': '$.ring.groupArn',
+          'DeploymentName.$': 'States.Format(\'revert-all-{}-{}\', $.runId, $.ring.group)',
+          'ClientToken.$': 'States.Hash(States.Format(\'revert-all/{}/{}\', $.runId, $.ring.group), \'MD5\')',
+          'Components.$': '$.ring.lastGood.components',
+          'DeploymentPolicies': { FailureHandlingPolicy: 'ROLLBACK' },
+        },
+        resultSelector: { 'DeploymentId.$': '$.DeploymentId' },
+      });
+      const revertEach = new sfn.Map(this, `RevertRings${i}`, {
+        stateName: `${c.name}: RevertRings`,
+        itemsPath: `$.rings.${ck}`,
+        itemSelector: { 'runId.$': '$.runId', 'ring.$': '$$.Map.Item.Value' },
+        resultPath: '$.reverted',
+      });
+      revertEach.itemProcessor(new sfn.Choice(this, `RingHasLastGood${i}`, { stateName: `${c.name}: RingHasLastGood` })
+        .when(sfn.Condition.booleanEquals('$.ring.hasLastGood', true), revertRing)
+        .otherwise(new sfn.Pass(this, `RingKeeps${i}`, { stateName: `${c.name}: RingKeepsItsRelease` })));
+      revertEach.next(fail(`Reverted${i}`, EdgeModelPipelineError.ROLLOUT_REVERTED, 'ROLLOUT_REVERTED', '$.failure'));
+      branch.addCatch(revertEach, { errors: ['RolloutReverted', 'RolloutCanceled'], resultPath: '$.failure' });
+      chain(branch);
+
+      // Every ring healthy: the release becomes each ring's last good release.
+      c.rings.forEach((ring, r) => {
+        const out = `$.ringResults.${ck}.rollout.${key(ring.thingGroupName)}`;
+        chain(rolloutLedger.invoke(this, `RecordRing${i}${r}`, {
+          stateName: `${c.name}: RecordRing${r + 1}`,
+          payload: {
+            'op': 'healthy',
+            'group': ring.thingGroupName,
+            'deviceClass': c.name,
+            'runId.$': '$.runId',
+            'deploymentId.$': `${out}.deploymentId`,
+            'components.$': '$.release.components',
+            'counts.$': `${out}.verdict`,
+          },
+          resultPath: sfn.JsonPath.DISCARD,
+        }));
+      });
+      acknowledge(stack, 'FLEET_THINGS', c.rings.map((r) => nagResource(this, r.thingArnPattern())));
+    });
+
+    const released = new tasks.SnsPublish(this, 'NotifyReleased', {
+      stateName: 'NotifyReleased',
+      topic: this.topic,
+      message: sfn.TaskInput.fromObject({ 'event': 'RELEASED', 'pipeline': props.pipelineName, 'runId.$': '$.runId', 'chosen.$': '$.gate.chosen', 'report.$': '$.gate.htmlReportS3Uri' }),
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+
+    const definition = sfn.Chain.start(start)
+      .next(compileStage)
+      .next(publishing)
+      .next(canaries[0]);
+    let cursor: sfn.Chain = definition;
+    for (const canary of canaries.slice(1)) cursor = cursor.next(canary);
+    cursor = cursor.next(gate);
+    if (approvalState) cursor = cursor.next(approvalState);
+    cursor = cursor.next(rollouts!);
+    last!.next(released);
+
+    const machine = new PipelineStateMachine(this, 'StateMachine', { definition, timeout });
+    this.stateMachine = machine.stateMachine;
+    results.grantTaskResponses(this.stateMachine);
+    if (this.approvalHandler) {
+      new iam.Policy(this, 'ApprovalTaskResponses', {
+        roles: [this.approvalHandler.role],
+        statements: [new iam.PolicyStatement({ actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'], resources: [this.stateMachine.stateMachineArn] })],
+      });
+    }
+
+    // Triggers.
+    const triggers = props.triggers ?? {};
+    if (triggers.onModelUpload !== false || triggers.modelPackageGroupName) {
+      const trigger = new BundledHandler(this, 'Trigger', {
+        handlerName: 'pipeline-trigger',
+        description: 'cdk-edge-model-pipeline: starts one run per model version (upload or Model Registry approval)',
+        timeout: Duration.minutes(5),
+        memorySize: 256,
+        environment: { STATE_MACHINE_ARN: this.stateMachine.stateMachineArn, STORE_BUCKET: this.store.bucket.bucketName, MODEL_PREFIX: ArtifactStore.MODEL_PREFIX },
+      });
+      this.stateMachine.grantStartExecution(trigger.role);
+      // Events the trigger could not take are kept, not dropped.
+      const triggerDlq = new sqs.Queue(this, 'TriggerDeadLetters', { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: topicKey, enforceSSL: true, retentionPeriod: Duration.days(14) });
+      acknowledge(triggerDlq, 'DEAD_LETTER_QUEUE');
+      topicKey.grant(new iam.ServicePrincipal('events.amazonaws.com'), 'kms:GenerateDataKey', 'kms:Decrypt');
+      if (triggers.onModelUpload !== false) {
+        new events.Rule(this, 'OnModelUpload', {
+          description: `cdk-edge-model-pipeline ${props.pipelineName}: a new model under models/ starts a run`,
+          eventPattern: { source: ['aws.s3'], detailType: ['Object Created'], detail: { bucket: { name: [this.store.bucket.bucketName] }, object: { key: [{ prefix: ArtifactStore.MODEL_PREFIX }] } } },
+          targets: [new targets.LambdaFunction(trigger.function, { retryAttempts: 3, deadLetterQueue: triggerDlq })],
+        });
+      }
+      if (triggers.modelPackageGroupName) {
+        new events.Rule(this, 'OnModelApproved', {
+          description: `cdk-edge-model-pipeline ${props.pipelineName}: an approved package of ${triggers.modelPackageGroupName} starts a run`,
+          eventPattern: {
+            source: ['aws.sagemaker'],
+            detailType: ['SageMaker Model Package State Change'],
+            detail: { ModelPackageGroupName: [triggers.modelPackageGroupName], ModelApprovalStatus: ['Approved'] },
+          },
+          targets: [new targets.LambdaFunction(trigger.function, { retryAttempts: 3, deadLetterQueue: triggerDlq })],
+        });
+        const packages = stack.formatArn({ service: 'sagemaker', resource: 'model-package', resourceName: `${triggers.modelPackageGroupName.toLowerCase()}/*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+        trigger.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sagemaker:DescribeModelPackage'], resources: [packages] }));
+        // The registry's model data may be in any bucket of the account: the trigger copies it into models/.
+        trigger.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: ['arn:' + Stack.of(this).partition + ':s3:::*/*'], conditions: { StringEquals: { 's3:ResourceAccount': stack.account } } }));
+        acknowledge(trigger.role, 'REGISTRY_MODEL_DATA', ['Resource::arn:<AWS::Partition>:s3:::*/*', nagResource(trigger.role, packages)]);
+      }
+      this.store.grantWrite(trigger.role, ArtifactStore.MODEL_PREFIX);
+    }
+
+    // Telemetry from serve mode becomes a CloudWatch metric.
+    const telemetryRole = new iam.Role(this, 'TelemetryRuleRole', {
+      assumedBy: new iam.ServicePrincipal('iot.amazonaws.com').withConditions({ StringEquals: { 'aws:SourceAccount': stack.account } }),
+      description: 'cdk-edge-model-pipeline: lets the telemetry rule put the device latency metric',
+    });
+    telemetryRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['cloudwatch:PutMetricData'], resources: ['*'], conditions: { StringEquals: { 'cloudwatch:namespace': 'EdgeModelPipeline' } } }));
+    acknowledge(telemetryRole, 'CLOUDWATCH_PUT_METRIC', ['Resource::*']);
+    new iot.CfnTopicRule(this, 'TelemetryRule', {
+      topicRulePayload: {
+        description: 'cdk-edge-model-pipeline: serve-mode latency p90 to CloudWatch',
+        sql: `SELECT latencyMs.p90 AS p90 FROM '${AGENT_TOPICS.telemetry}/+' WHERE kind = 'telemetry' AND inferences > 0`,
+        awsIotSqlVersion: '2016-03-23',
+        ruleDisabled: false,
+        actions: [{ cloudwatchMetric: { metricNamespace: 'EdgeModelPipeline', metricName: 'DeviceLatencyP90', metricUnit: 'Milliseconds', metricValue: '${p90}', roleArn: telemetryRole.roleArn } }],
+      },
+    });
+
+    // Dashboard and alarms.
+    const m = (metricName: string, statistic = 'Sum', dimensionsMap?: Record<string, string>) =>
+      new cloudwatch.Metric({ namespace: 'EdgeModelPipeline', metricName, statistic, period: Duration.minutes(5), dimensionsMap });
+    const latency = new cloudwatch.Metric({ namespace: 'EdgeModelPipeline', metricName: 'DeviceLatencyP90', statistic: 'Average', period: Duration.minutes(5) });
+    const alarmMs = props.latencyAlarmThreshold?.toMilliseconds({ integral: false }) ?? props.thresholds.maxP90Latency?.toMilliseconds({ integral: false }) ?? 100;
+    this.alarms = [
+      new cloudwatch.Alarm(this, 'FailedRuns', {
+        alarmDescription: `${props.pipelineName}: a pipeline run failed`,
+        metric: this.stateMachine.metricFailed({ period: Duration.minutes(5) }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'Reverts', {
+        alarmDescription: `${props.pipelineName}: a rollout was reverted`,
+        metric: new cloudwatch.MathExpression({ expression: 'SUM(SEARCH(\'{EdgeModelPipeline,DeviceClass} MetricName="Reverts"\', \'Sum\', 300))', period: Duration.minutes(5), label: 'Reverts' }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'LatencyRegression', {
+        alarmDescription: `${props.pipelineName}: devices report a p90 latency above ${alarmMs} ms in serve mode`,
+        metric: latency,
+        threshold: alarmMs,
+        evaluationPeriods: 3,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    ];
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      widgets: [
+        [
+          new cloudwatch.GraphWidget({ title: 'Runs', left: [this.stateMachine.metricStarted(), this.stateMachine.metricSucceeded(), this.stateMachine.metricFailed()], width: 12 }),
+          new cloudwatch.GraphWidget({ title: 'Run duration', left: [this.stateMachine.metricTime({ statistic: 'Average' })], width: 12 }),
+        ],
+        [
+          new cloudwatch.GraphWidget({ title: 'Gate verdicts', left: [m('GatePassed'), m('GateFailed')], width: 8 }),
+          new cloudwatch.GraphWidget({ title: 'Rollouts reverted', left: [this.alarms[1].metric], width: 8 }),
+          new cloudwatch.GraphWidget({ title: 'Device latency p90 (serve mode)', left: [latency], width: 8, leftAnnotations: [{ value: alarmMs, label: 'alarm' }] }),
+        ],
+        [new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 })],
+      ],
+    });
+    for (const alarm of this.alarms) alarm.addAlarmAction(new cwActions.SnsAction(this.topic));
+    // Alarms publish to the encrypted topic: CloudWatch needs the key.
+    topicKey.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:GenerateDataKey', 'kms:Decrypt');
+  }
+
+  /** Lets `grantee` start runs (StartExecution on the state machine). */
+  public grantStartRun(grantee: iam.IGrantable): iam.Grant {
+    return this.stateMachine.grantStartExecution(grantee);
+  }
+
+  /** Lets `grantee` read run reports (the store's `reports/`). */
+  public grantReadReports(grantee: iam.IGrantable): iam.Grant {
+    return this.store.grantRead(grantee, ArtifactStore.REPORT_PREFIX);
+  }
+
+  /** Lets `grantee` approve or reject runs waiting for approval (invoke the approval function). */
+  public grantApprove(grantee: iam.IGrantable): iam.Grant {
+    if (!this.approvalHandler) throw new Error(`${this.node.path}: this pipeline has no approval step; set the approval prop`);
+    return this.approvalHandler.function.grantInvoke(grantee);
+  }
+}
+
+function validate(scope: Construct, props: EdgeModelPipelineProps, timeout: Duration): void {
+  const problems = new ProblemCollector();
+  const name = props.pipelineName;
+  if (!isUnresolved(name) && (name.length > NAME_PREFIX_MAX || !NAME_PREFIX_PATTERN.test(name))) {
+    problems.add('pipelineName', name, `Use 1-${NAME_PREFIX_MAX} lower-case letters, digits and single dashes (it prefixes job names and IAM scopes).`);
+  }
+  if (props.deviceClasses.length === 0) problems.add('deviceClasses', [], 'Give at least one device class with its canary and fleet groups.');
+  const names = new Map<string, number>();
+  const groups = new Map<string, string>();
+  const variants = new Map<string, string>();
+  const neo = props.deviceClasses.filter((c) => c.variants && c.variants.length > 0).length;
+  if (neo > 0 && neo < props.deviceClasses.length) {
+    problems.add('deviceClasses', props.deviceClasses.map((c) => c.name), 'Compile every class with Neo, or none (an ONNX Runtime fleet): a run carries one kind of artifact.');
+  }
+  props.deviceClasses.forEach((c, i) => {
+    const p = `deviceClasses[${i}]`;
+    if (names.has(c.name)) problems.add(`${p}.name`, c.name, `deviceClasses[${names.get(c.name)}] has the same name: each class once.`);
+    names.set(c.name, i);
+    if (!c.canary) problems.add(`${p}.canary`, undefined, 'Give the canary fleet: a candidate is tested on real devices before any fleet gets it.');
+    if (!c.rings || c.rings.length === 0) problems.add(`${p}.rings`, [], 'Give at least one fleet group to roll out to.');
+    if (c.canary && c.canary.deviceClass !== c.name) problems.add(`${p}.canary`, c.canary.deviceClass, `The canary fleet is of class ${c.canary.deviceClass}, not ${c.name}.`);
+    const seen = (group: string, role: string) => {
+      const other = groups.get(group);
+      if (other) problems.add(p, group, `Thing group ${group} is both ${other} and ${role}: a group is a canary or a ring of one class, never both.`);
+      groups.set(group, role);
+    };
+    if (c.canary) seen(c.canary.thingGroupName, `the canary of ${c.name}`);
+    (c.rings ?? []).forEach((r, j) => {
+      seen(r.thingGroupName, `ring ${j + 1} of ${c.name}`);
+      if (r.deviceClass !== c.name) problems.add(`${p}.rings[${j}]`, r.deviceClass, `The ring is a fleet of class ${r.deviceClass}, not ${c.name}.`);
+    });
+    for (const v of c.variants ?? []) {
+      if (!v.name) {
+        problems.add(`${p}.variants`, v.target.label, 'Name every variant of a pipeline (the name ties the variant to its class).');
+        continue;
+      }
+      if (variants.has(v.name)) problems.add(`${p}.variants`, v.name, `${variants.get(v.name)} has a variant with the same name: names are unique in the pipeline.`);
+      variants.set(v.name, c.name);
+    }
+    if (!isUnresolved(c.datasetPath) && !c.datasetPath.startsWith('/')) problems.add(`${p}.datasetPath`, c.datasetPath, 'Give the absolute path of dataset.json on the canary devices.');
+  });
+  const t = props.thresholds;
+  const fraction = (prop: string, v: number | undefined) => {
+    if (v !== undefined && !isUnresolved(v) && (v < 0 || v > 1)) problems.add(`thresholds.${prop}`, v, 'Use a fraction from 0 to 1 (0.9 is 90 %).');
+  };
+  fraction('minAccuracy', t.minAccuracy);
+  fraction('maxAccuracyDrop', t.maxAccuracyDrop);
+  fraction('minTop1Agreement', t.minTop1Agreement);
+  checkIntegerRange(problems, 'timeout', timeout.toSeconds(), 60, 365 * 86400, 'seconds');
+  if (props.approval?.timeout && props.approval.timeout.toSeconds() >= timeout.toSeconds()) {
+    problems.add('approval.timeout', `${props.approval.timeout.toSeconds()} seconds`, `An approval cannot wait longer than the run may take (${timeout.toSeconds()} seconds): shorten it, or raise timeout.`);
+  }
+  problems.throwIfAny(scope);
+}
