@@ -430,7 +430,7 @@ export class EdgeModelPipeline extends Construct {
     for (const canary of canaries.slice(1)) cursor = cursor.next(canary);
     cursor = cursor.next(gate);
     if (approvalState) cursor = cursor.next(approvalState);
-    cursor = cursor.next(rollouts!);
+    cursor.next(rollouts!);
     last!.next(released);
 
     const machine = new PipelineStateMachine(this, 'StateMachine', { definition, timeout });
