@@ -1,19 +1,7 @@
 /**
  * @jest-environment ./test/support/native-environment.js
  */
-import * as path from 'node:path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
-import { IoTClient } from '@aws-sdk/client-iot';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { SFNClient } from '@aws-sdk/client-sfn';
-import { mockClient } from 'aws-sdk-client-mock';
-import { runBenchmark } from '../src/benchmark';
-import { BenchmarkResult } from '../src/result';
-import { collect } from '../../lambda/canary-collector/index';
-import { control, ControlEvent } from '../../lambda/canary-control/index';
-import { gate, GateEvent } from '../../lambda/quality-gate/index';
-import { handle } from '../../lambda/rollout-ledger/index';
-import { CanaryStore } from '../../lambda/shared/canary-store';
 import { Ledger } from '../../lambda/shared/ledger';
 import {
   AccuracyBaseline,
@@ -27,15 +15,9 @@ import {
   QualityThresholds,
   ReleaseLedger,
 } from '../../lib';
-import { FIXTURES } from '../../test/support/archives';
-import { expectValidRequest } from '../../test/support/aws-model';
-import { MemoryTable } from '../../test/support/memory-table';
-import { definitionOf, expectValidAsl, runDefinition, TaskHandler } from '../../test/support/state-machine';
+import { definitionOf, expectValidAsl, runDefinition } from '../../test/support/state-machine';
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-const DIGITS = path.join(FIXTURES, 'digits');
 const P = 'x86-gateway canary: ';
-const DEVICES = ['gw-01', 'gw-02', 'gw-03'];
 
 function build(thresholds: QualityThresholds, options: { quorumPercentage?: number } = {}) {
   const app = new App();
@@ -61,83 +43,7 @@ function build(thresholds: QualityThresholds, options: { quorumPercentage?: numb
   return { definition, agent };
 }
 
-/** Real result documents of the fixture models, one per device and variant. */
-const cache = new Map<string, BenchmarkResult>();
-async function deviceResult(thingName: string, variant: string, runId: string): Promise<BenchmarkResult> {
-  const model = variant === 'pruned' ? 'cnn-pruned.onnx' : 'cnn.onnx';
-  const k = `${thingName}/${variant}/${runId}`;
-  if (!cache.has(k)) cache.set(k, await runBenchmark({ modelPath: path.join(DIGITS, model), datasetPath: path.join(DIGITS, 'validation', 'dataset.json'), runId, thingName, variant, warmup: 1, iterations: 20 }));
-  return cache.get(k)!;
-}
-
-/** The cloud around the canary: canary table and ledger in memory, Greengrass and S3 recorded, devices that report (or not). */
-class World {
-  public readonly canaryTable = new MemoryTable();
-  public readonly ledgerTable = new MemoryTable();
-  public readonly deployments: Record<string, unknown>[] = [];
-  public readonly canceled: string[] = [];
-  public readonly reports = new Map<string, string>();
-  public completions: string[] = [];
-  /** Which devices report, per variant; the rest stay silent. */
-  public reporting: Record<string, string[]> = {};
-  private readonly s3 = mockClient(S3Client);
-  private readonly store = new CanaryStore('canary', this.canaryTable.client());
-  private readonly sfn = { send: async (cmd: { constructor: { name: string }; input: { output?: string } }) => {
-    if (cmd.constructor.name === 'SendTaskSuccessCommand') this.completions.push(cmd.input.output!);
-    return {};
-  } } as unknown as SFNClient;
-  private readonly iot = { send: async (cmd: { input: Record<string, unknown> }) => {
-    expectValidRequest('iot', 'ListThingsInThingGroup', cmd.input);
-    return { things: DEVICES };
-  } } as unknown as IoTClient;
-
-  constructor() {
-    this.s3.on(PutObjectCommand).callsFake(async (input: { Key: string; Body: string }) => {
-      this.reports.set(input.Key, String(input.Body));
-      return {};
-    });
-  }
-
-  public done(): void {
-    this.s3.restore();
-  }
-
-  public handlers(): Record<string, TaskHandler> {
-    const clients = { iot: this.iot, sfn: this.sfn };
-    const ledger = new Ledger('ledger', this.ledgerTable.client());
-    const greengrass = (operation: string) => (input: Json): Json => {
-      expectValidRequest('greengrassv2', operation, input);
-      if (operation === 'CancelDeployment') {
-        this.canceled.push((input as { DeploymentId: string }).DeploymentId);
-        return { Message: 'canceled' };
-      }
-      this.deployments.push(input as Record<string, unknown>);
-      return { DeploymentId: `d-${this.deployments.length}` };
-    };
-    return {
-      [`${P}RegisterCanary`]: async (input) => (await control(input as unknown as ControlEvent, this.store, clients)) as Json,
-      [`${P}DeployCanary`]: greengrass('CreateDeployment'),
-      [`${P}RevertCanary`]: greengrass('CreateDeployment'),
-      [`${P}CancelCanary`]: greengrass('CancelDeployment'),
-      [`${P}CloseCanary`]: async (input) => (await control(input as unknown as ControlEvent, this.store, clients)) as Json,
-      [`${P}CanaryLastGood`]: async (input) => (await handle(input as never, ledger)) as Json,
-      [`${P}WaitForCanaryResults`]: async (input) => {
-        // A waitForTaskToken Lambda task sends { FunctionName, Payload }.
-        const event = (input as unknown as { Payload: { token: string; runId: string; variant: string } }).Payload;
-        const before = this.completions.length;
-        await control({ op: 'attach', ...event }, this.store, clients);
-        // The devices run the agent for real and publish; the topic rule hands each result to the collector.
-        for (const thing of this.reporting[event.variant] ?? DEVICES) {
-          const doc = await deviceResult(thing, event.variant, event.runId);
-          await collect({ ...doc, topicRunId: doc.runId, topicThing: thing } as never, { store: this.store, s3: new S3Client({}), sfn: this.sfn, bucket: 'storec1f82936', prefix: 'reports/' });
-        }
-        if (this.completions.length === before) throw Object.assign(new Error('no SendTaskSuccess before the task timed out'), { name: 'States.Timeout' });
-        return JSON.parse(this.completions[this.completions.length - 1]) as Json;
-      },
-      'QualityGate': async (input) => (await gate(input as unknown as GateEvent, 'storec1f82936', 'reports/', new S3Client({}))) as unknown as Json,
-    };
-  }
-}
+import { deviceResult, resultCache as cache, FakeCanary as World } from './support/fake-canary';
 
 const candidates = (variants: string[]) => ({
   runId: 'digits-v7',

@@ -1,0 +1,106 @@
+import * as path from 'node:path';
+import { IoTClient } from '@aws-sdk/client-iot';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
+import { runBenchmark } from '../../src/benchmark';
+import { BenchmarkResult } from '../../src/result';
+import { collect } from '../../../lambda/canary-collector/index';
+import { control, ControlEvent } from '../../../lambda/canary-control/index';
+import { gate, GateEvent } from '../../../lambda/quality-gate/index';
+import { handle } from '../../../lambda/rollout-ledger/index';
+import { CanaryStore } from '../../../lambda/shared/canary-store';
+import { Ledger } from '../../../lambda/shared/ledger';
+import { FIXTURES } from '../../../test/support/archives';
+import { expectValidRequest } from '../../../test/support/aws-model';
+import { MemoryTable } from '../../../test/support/memory-table';
+import { TaskHandler } from '../../../test/support/state-machine';
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+const DIGITS = path.join(FIXTURES, 'digits');
+
+/** Real result documents of the fixture models, one per device and variant. */
+export const resultCache = new Map<string, BenchmarkResult>();
+const cache = resultCache;
+export async function deviceResult(thingName: string, variant: string, runId: string): Promise<BenchmarkResult> {
+  const model = variant === 'pruned' ? 'cnn-pruned.onnx' : 'cnn.onnx';
+  const k = `${thingName}/${variant}/${runId}`;
+  if (!cache.has(k)) cache.set(k, await runBenchmark({ modelPath: path.join(DIGITS, model), datasetPath: path.join(DIGITS, 'validation', 'dataset.json'), runId, thingName, variant, warmup: 1, iterations: 20 }));
+  return cache.get(k)!;
+}
+
+/** The cloud around the canary: canary table and ledger in memory, Greengrass and S3 recorded, devices that report (or not). */
+/**
+ * The cloud around canaries: canary table and ledger in memory, Greengrass and S3
+ * recorded, devices that run the agent for real and report (or stay silent).
+ */
+export class FakeCanary {
+  public readonly canaryTable = new MemoryTable();
+  public readonly deployments: Record<string, unknown>[] = [];
+  public readonly canceled: string[] = [];
+  public readonly reports = new Map<string, string>();
+  public completions: string[] = [];
+  /** Which devices report, per variant; the rest stay silent. */
+  public reporting: Record<string, string[]> = {};
+  private readonly s3 = mockClient(S3Client);
+  public readonly store = new CanaryStore('canary', this.canaryTable.client());
+  private readonly sfn = { send: async (cmd: { constructor: { name: string }; input: { output?: string } }) => {
+    if (cmd.constructor.name === 'SendTaskSuccessCommand') this.completions.push(cmd.input.output!);
+    return {};
+  } } as unknown as SFNClient;
+  private readonly iot = { send: async (cmd: { input: Record<string, unknown> }) => {
+    expectValidRequest('iot', 'ListThingsInThingGroup', cmd.input);
+    return { things: this.devicesOf(cmd.input.thingGroupName as string) };
+  } } as unknown as IoTClient;
+
+  /** The devices of each canary group. */
+  constructor(public readonly devicesOf: (group: string) => string[] = () => ['gw-01', 'gw-02', 'gw-03'], public readonly ledgerTable = new MemoryTable()) {
+    this.s3.on(PutObjectCommand).callsFake(async (input: { Key: string; Body: string }) => {
+      this.reports.set(input.Key, String(input.Body));
+      return {};
+    });
+  }
+
+  public done(): void {
+    this.s3.restore();
+  }
+
+  /** The handlers of one class's canary states (prefix: `{class} canary: `) and the gate. */
+  public handlers(P = 'x86-gateway canary: '): Record<string, TaskHandler> {
+    const clients = { iot: this.iot, sfn: this.sfn };
+    const ledger = new Ledger('ledger', this.ledgerTable.client());
+    const greengrass = (operation: string) => (input: Json): Json => {
+      expectValidRequest('greengrassv2', operation, input);
+      if (operation === 'CancelDeployment') {
+        this.canceled.push((input as { DeploymentId: string }).DeploymentId);
+        return { Message: 'canceled' };
+      }
+      this.deployments.push(input as Record<string, unknown>);
+      return { DeploymentId: `d-${this.deployments.length}` };
+    };
+    return {
+      [`${P}RegisterCanary`]: async (input) => (await control(input as unknown as ControlEvent, this.store, clients)) as Json,
+      [`${P}DeployCanary`]: greengrass('CreateDeployment'),
+      [`${P}RevertCanary`]: greengrass('CreateDeployment'),
+      [`${P}CancelCanary`]: greengrass('CancelDeployment'),
+      [`${P}CloseCanary`]: async (input) => (await control(input as unknown as ControlEvent, this.store, clients)) as Json,
+      [`${P}CanaryLastGood`]: async (input) => (await handle(input as never, ledger)) as Json,
+      [`${P}WaitForCanaryResults`]: async (input) => {
+        // A waitForTaskToken Lambda task sends { FunctionName, Payload }.
+        const event = (input as unknown as { Payload: { token: string; runId: string; variant: string } }).Payload;
+        const before = this.completions.length;
+        await control({ op: 'attach', ...event }, this.store, clients);
+        // The devices run the agent for real and publish; the topic rule hands each result to the collector.
+        const group = (await this.store.state(event.runId, event.variant))!.group;
+        for (const thing of this.reporting[event.variant] ?? this.devicesOf(group)) {
+          const doc = await deviceResult(thing, event.variant, event.runId);
+          await collect({ ...doc, topicRunId: doc.runId, topicThing: thing } as never, { store: this.store, s3: new S3Client({}), sfn: this.sfn, bucket: 'storec1f82936', prefix: 'reports/' });
+        }
+        if (this.completions.length === before) throw Object.assign(new Error('no SendTaskSuccess before the task timed out'), { name: 'States.Timeout' });
+        return JSON.parse(this.completions[this.completions.length - 1]) as Json;
+      },
+      'QualityGate': async (input) => (await gate(input as unknown as GateEvent, 'storec1f82936', 'reports/', new S3Client({}))) as unknown as Json,
+    };
+  }
+}
+
