@@ -133,6 +133,7 @@ export async function runDefinition(definition: Json, input: Json, options: RunO
       if (state.Retry) retries[name] = 0;
       const processor = (state.ItemProcessor ?? state.Iterator) as { States: Record<string, Record<string, unknown>> } | undefined;
       if (processor) collect(processor.States);
+      for (const branch of (state.Branches as { States: Record<string, Record<string, unknown>> }[] | undefined) ?? []) collect(branch.States);
     }
   };
   collect((definition as { States: Record<string, Record<string, unknown>> }).States);

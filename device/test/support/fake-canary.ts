@@ -1,8 +1,7 @@
 import * as path from 'node:path';
 import { IoTClient } from '@aws-sdk/client-iot';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { mockClient } from 'aws-sdk-client-mock';
 import { runBenchmark } from '../../src/benchmark';
 import { BenchmarkResult } from '../../src/result';
 import { collect } from '../../../lambda/canary-collector/index';
@@ -42,7 +41,11 @@ export class FakeCanary {
   public completions: string[] = [];
   /** Which devices report, per variant; the rest stay silent. */
   public reporting: Record<string, string[]> = {};
-  private readonly s3 = mockClient(S3Client);
+  /** A stand-in S3 client (not a class-wide mock, so it can live beside other S3 fakes): it keeps what is put. */
+  private readonly s3 = { send: async (cmd: { input: { Key: string; Body: string } }) => {
+    this.reports.set(cmd.input.Key, String(cmd.input.Body));
+    return {};
+  } } as unknown as S3Client;
   public readonly store = new CanaryStore('canary', this.canaryTable.client());
   private readonly sfn = { send: async (cmd: { constructor: { name: string }; input: { output?: string } }) => {
     if (cmd.constructor.name === 'SendTaskSuccessCommand') this.completions.push(cmd.input.output!);
@@ -55,14 +58,10 @@ export class FakeCanary {
 
   /** The devices of each canary group. */
   constructor(public readonly devicesOf: (group: string) => string[] = () => ['gw-01', 'gw-02', 'gw-03'], public readonly ledgerTable = new MemoryTable()) {
-    this.s3.on(PutObjectCommand).callsFake(async (input: { Key: string; Body: string }) => {
-      this.reports.set(input.Key, String(input.Body));
-      return {};
-    });
   }
 
   public done(): void {
-    this.s3.restore();
+    // Nothing to restore: no class-wide mocks.
   }
 
   /** The handlers of one class's canary states (prefix: `{class} canary: `) and the gate. */
@@ -94,12 +93,12 @@ export class FakeCanary {
         const group = (await this.store.state(event.runId, event.variant))!.group;
         for (const thing of this.reporting[event.variant] ?? this.devicesOf(group)) {
           const doc = await deviceResult(thing, event.variant, event.runId);
-          await collect({ ...doc, topicRunId: doc.runId, topicThing: thing } as never, { store: this.store, s3: new S3Client({}), sfn: this.sfn, bucket: 'storec1f82936', prefix: 'reports/' });
+          await collect({ ...doc, topicRunId: doc.runId, topicThing: thing } as never, { store: this.store, s3: this.s3, sfn: this.sfn, bucket: 'storec1f82936', prefix: 'reports/' });
         }
         if (this.completions.length === before) throw Object.assign(new Error('no SendTaskSuccess before the task timed out'), { name: 'States.Timeout' });
         return JSON.parse(this.completions[this.completions.length - 1]) as Json;
       },
-      'QualityGate': async (input) => (await gate(input as unknown as GateEvent, 'storec1f82936', 'reports/', new S3Client({}))) as unknown as Json,
+      'QualityGate': async (input) => (await gate(input as unknown as GateEvent, 'storec1f82936', 'reports/', this.s3)) as unknown as Json,
     };
   }
 }

@@ -1,0 +1,233 @@
+/**
+ * @jest-environment ./test/support/native-environment.js
+ */
+import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SageMakerClient } from '@aws-sdk/client-sagemaker';
+import { approval, ApprovalDeps, DecideEvent, RequestEvent } from '../../lambda/approval/index';
+import { trigger } from '../../lambda/pipeline-trigger/index';
+import { handle } from '../../lambda/rollout-ledger/index';
+import { Ledger } from '../../lambda/shared/ledger';
+import { MixedFleetPipelineStack } from '../../examples/pipelines';
+import { fixture, FIXTURES, makeTarGz, neoCompiledFiles } from '../../test/support/archives';
+import { expectValidRequest } from '../../test/support/aws-model';
+import { Clock } from '../../test/support/clock';
+import { FakeFleet, JobSnapshot } from '../../test/support/fake-fleet';
+import { FakeNeo } from '../../test/support/fake-neo';
+import { BUCKET, FakePublishing } from '../../test/support/fake-publishing';
+import { MemoryTable } from '../../test/support/memory-table';
+import { definitionOf, expectValidAsl, runDefinition, TaskHandler } from '../../test/support/state-machine';
+import { runBenchmark } from '../src/benchmark';
+import { FakeCanary, resultCache } from './support/fake-canary';
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+const CLASSES = ['jetson-nano', 'rasp4b', 'x86-gateway'];
+const VARIANTS: Record<string, { variant: string; target: string }[]> = {
+  'jetson-nano': [{ variant: 'jetson-nano-trt', target: 'jetson_nano' }, { variant: 'jetson-nano-cpu', target: 'platform' }],
+  'rasp4b': [{ variant: 'rasp4b', target: 'rasp4b' }],
+  'x86-gateway': [{ variant: 'x86-gateway', target: 'platform' }],
+};
+const RINGS = CLASSES.flatMap((c) => [`${c}-ring1`, `${c}-ring2`]);
+
+const definition = (() => {
+  const d = definitionOf(new MixedFleetPipelineStack(new App(), 'Mixed'));
+  expectValidAsl(d);
+  return d;
+})();
+
+interface Decision { approve: boolean; comment?: string }
+
+/** Everything around the mixed-fleet pipeline, faked at the AWS API, every handler's own code in between. */
+class World {
+  public readonly clock = new Clock();
+  public readonly ledger = new MemoryTable();
+  public readonly approvals = new MemoryTable();
+  public readonly notifications: Record<string, unknown>[] = [];
+  public readonly fleets: Record<string, FakeFleet> = Object.fromEntries(RINGS.map((g) => [g, new FakeFleet(`${g}: `, 60, this.ledger, this.clock)]));
+  public readonly ringReverts: Record<string, unknown>[] = [];
+  public canary = new FakeCanary((group) => [`${group}-a`, `${group}-b`], this.ledger);
+  public decision: Decision = { approve: true, comment: 'looks good' };
+  private publishing?: FakePublishing;
+
+  public async run(runId: string, jobs: Partial<Record<string, JobSnapshot[][]>> = {}) {
+    const neo = new FakeNeo({}, 30, fixture('digits/model.tar.gz'), this.clock);
+    this.publishing = new FakePublishing(this.ledger, this.clock);
+    for (const c of CLASSES) for (const v of VARIANTS[c]) this.publishing.objects.set(`compiled/${runId}/${v.variant}/model-${v.target}.tar.gz`, makeTarGz(neoCompiledFiles()));
+    for (const g of RINGS) this.fleets[g].script(...(jobs[g] ?? [[{ queued: 0, inProgress: 0, succeeded: 5 }]]));
+    this.canary.done();
+    this.canary = new FakeCanary((group) => [`${group}-a`, `${group}-b`], this.ledger);
+    const handlers: Record<string, TaskHandler> = {
+      ...neo.handlers(),
+      ...this.publishing.handlers(),
+      ...Object.assign({}, ...CLASSES.map((c) => this.canary.handlers(`${c} canary: `))),
+      ...Object.assign({}, ...RINGS.map((g) => this.fleets[g].handlers())),
+      ...this.pipelineHandlers(),
+    };
+    const input = { runId, model: { s3Uri: `s3://${BUCKET}/models/resnet18/model.tar.gz` } };
+    try {
+      return await runDefinition(definition, input as never, { handlers, context: { ...this.clock.context(), Task: { Token: `TOKEN-${runId}` } } });
+    } finally {
+      await this.publishing.done();
+      this.canary.done();
+    }
+  }
+
+  private pipelineHandlers(): Record<string, TaskHandler> {
+    const notify = (input: Json) => {
+      // Step Functions serializes an object Message to JSON text for SNS.
+      const message = (input as { Message: string | Record<string, unknown> }).Message;
+      this.notifications.push(typeof message === 'string' ? JSON.parse(message) : message);
+      return { MessageId: String(this.notifications.length) };
+    };
+    const sfn = { send: async (cmd: { constructor: { name: string }; input: Record<string, string> }) => {
+      this.lastDecision = cmd;
+      return {};
+    } } as unknown as SFNClient;
+    const deps: ApprovalDeps = {
+      client: this.approvals.client() as DynamoDBDocumentClient, table: 'canary', sfn,
+      sns: { send: async (cmd: { input: { Message: string } }) => notify({ Message: cmd.input.Message }) } as never,
+      topicArn: 'arn:aws:sns:eu-west-1:111122223333:notifications', functionName: 'approval',
+    };
+    const ringLedger: TaskHandler = async (input) => (await handle(input as never, new Ledger('ledger', this.ledger.client()), new Date(this.clock.now))) as Json;
+    const handlers: Record<string, TaskHandler> = {
+      NotifyRunStarted: notify, NotifyGateFailed: notify, NotifyRejected: notify, NotifyReleased: notify,
+      RequestApproval: async (input) => {
+        const event = (input as unknown as { Payload: RequestEvent }).Payload;
+        await approval(event, deps);
+        // The approver decides through the approval function, not with the token.
+        await approval({ runId: event.runId, ...this.decision } as DecideEvent, deps, 'approver@example.com');
+        const sent = this.lastDecision!;
+        if (sent.constructor.name === 'SendTaskFailureCommand') throw Object.assign(new Error(sent.input.cause), { name: sent.input.error });
+        return JSON.parse(sent.input.output) as Json;
+      },
+    };
+    CLASSES.forEach((c, i) => {
+      handlers[`${c}: PrepareRings`] = ringLedger;
+      handlers[`${c}: RecordRing1`] = ringLedger;
+      handlers[`${c}: RecordRing2`] = ringLedger;
+      handlers[`${c}: RevertRing`] = (input) => {
+        expectValidRequest('greengrassv2', 'CreateDeployment', input);
+        this.ringReverts.push(input as Record<string, unknown>);
+        return { DeploymentId: `revert-${this.ringReverts.length}` };
+      };
+      handlers[`NotifyReverted${i}`] = notify;
+    });
+    return handlers;
+  }
+
+  private lastDecision?: { constructor: { name: string }; input: Record<string, string> };
+}
+
+const components = (fake: FakeFleet) => fake.calls('CreateDeployment').map((d) => d.Components);
+
+describe('the mixed-fleet pipeline, run end to end by the local executor', () => {
+  test('a release that passes: compiled, published, canaried on real results, gated, approved, rolled out ring by ring, recorded', async () => {
+    const w = new World();
+    const result = await w.run('resnet18-v3');
+    expect(result.cause).toBeUndefined();
+    expect(result.status).toBe('SUCCEEDED');
+    for (const c of CLASSES) {
+      for (const ring of [`${c}-ring1`, `${c}-ring2`]) {
+        expect(w.fleets[ring].calls('CreateDeployment')).toHaveLength(1);
+        expect(w.ledger.get(`GROUP#${ring}`, 'LAST_GOOD')).toMatchObject({ runId: 'resnet18-v3' });
+      }
+    }
+    expect(w.notifications.map((n) => n.event)).toEqual(['RUN_STARTED', 'APPROVAL_REQUESTED', 'RELEASED']);
+    expect(w.notifications[2]).toMatchObject({ report: `s3://${BUCKET}/reports/resnet18-v3/report.html` });
+    // Ring 2 started only after ring 1 was healthy.
+    const order = result.entered.filter((s) => /ring[12]: CreateDeployment$/.test(s));
+    expect(order.slice(0, 2)).toEqual(['jetson-nano-ring1: CreateDeployment', 'jetson-nano-ring2: CreateDeployment']);
+  });
+
+  test('a gate failure changes no fleet', async () => {
+    const w = new World();
+    // Every canary device of the Pis runs the pruned model: it really scores 52 %.
+    for (const device of ['rasp4b-canary-a', 'rasp4b-canary-b']) {
+      resultCache.set(`${device}/rasp4b/resnet18-v5`, await runBenchmark({
+        modelPath: path.join(FIXTURES, 'digits', 'cnn-pruned.onnx'), datasetPath: path.join(FIXTURES, 'digits', 'validation', 'dataset.json'),
+        runId: 'resnet18-v5', thingName: device, variant: 'rasp4b', warmup: 1, iterations: 10,
+      }));
+    }
+    const result = await w.run('resnet18-v5');
+    expect(result).toMatchObject({ status: 'FAILED', error: 'QualityGateFailed' });
+    expect(result.cause).toMatch(/rasp4b: rasp4b failed the gate: accuracy 0\.52/);
+    for (const ring of RINGS) expect(w.fleets[ring].calls('CreateDeployment')).toHaveLength(0);
+    expect(w.notifications.map((n) => n.event)).toEqual(['RUN_STARTED', 'GATE_FAILED']);
+  });
+
+  test('an approval rejected: no fleet changes, and the rejection is notified', async () => {
+    const w = new World();
+    w.decision = { approve: false, comment: 'wait for the holiday freeze to end' };
+    const result = await w.run('resnet18-v6');
+    expect(result).toMatchObject({ status: 'FAILED', error: 'ApprovalRejected' });
+    expect(result.cause).toBe('rejected by approver@example.com: wait for the holiday freeze to end');
+    for (const ring of RINGS) expect(w.fleets[ring].calls('CreateDeployment')).toHaveLength(0);
+    expect(w.notifications.map((n) => n.event)).toEqual(['RUN_STARTED', 'APPROVAL_REQUESTED', 'APPROVAL_REJECTED']);
+  });
+
+  test('an abort in ring 2 puts rings 1 and 2 back on the last good release; the next classes are never touched', async () => {
+    const w = new World();
+    expect((await w.run('resnet18-v3')).status).toBe('SUCCEEDED');
+    const before = Object.fromEntries(RINGS.map((g) => [g, w.fleets[g].calls('CreateDeployment').length]));
+    const result = await w.run('resnet18-v4', { 'jetson-nano-ring2': [[{ queued: 5, inProgress: 2, succeeded: 1 }, { status: 'CANCELED', failed: 4, succeeded: 1, queued: 2 }]] });
+    expect(result).toMatchObject({ status: 'FAILED', error: 'RolloutReverted' });
+    expect(result.cause).toContain('The abort criteria fired');
+    // Ring 1 got v4, ring 2 got v4 then its own revert.
+    expect(components(w.fleets['jetson-nano-ring1']).slice(before['jetson-nano-ring1'])).toEqual([{ 'com.example.mixed-fleet.jetson-nano': { ComponentVersion: expect.any(String) } }]);
+    const v3 = (w.ledger.get('GROUP#jetson-nano-ring1', 'LAST_GOOD') as { components: Record<string, string> }).components['com.example.mixed-fleet.jetson-nano'];
+    // Every ring of the class goes back to v3, ring 1 included.
+    expect(w.ringReverts.map((d) => [d.TargetArn, d.Components])).toEqual([
+      ['arn:aws:iot:eu-west-1:111122223333:thinggroup/jetson-nano-ring1', { 'com.example.mixed-fleet.jetson-nano': { ComponentVersion: v3 } }],
+      ['arn:aws:iot:eu-west-1:111122223333:thinggroup/jetson-nano-ring2', { 'com.example.mixed-fleet.jetson-nano': { ComponentVersion: v3 } }],
+    ]);
+    expect(w.ledger.get('GROUP#jetson-nano-ring1', 'LAST_GOOD')).toMatchObject({ runId: 'resnet18-v3' });
+    expect(w.ledger.get('GROUP#jetson-nano-ring2', 'LAST_GOOD')).toMatchObject({ runId: 'resnet18-v3' });
+    for (const ring of ['rasp4b-ring1', 'rasp4b-ring2', 'x86-gateway-ring1', 'x86-gateway-ring2']) {
+      expect(w.fleets[ring].calls('CreateDeployment').length).toBe(before[ring]);
+    }
+    expect(w.notifications.at(-1)).toMatchObject({ event: 'ROLLOUT_REVERTED', error: 'RolloutReverted' });
+  });
+});
+
+describe('triggers', () => {
+  const started: Record<string, unknown>[] = [];
+  const names = new Set<string>();
+  const deps = () => ({
+    sfn: { send: async (cmd: StartExecutionCommand) => {
+      started.push(cmd.input as unknown as Record<string, unknown>);
+      if (names.has(cmd.input.name!)) throw Object.assign(new Error('Execution already exists'), { name: 'ExecutionAlreadyExists' });
+      names.add(cmd.input.name!);
+      return {};
+    } } as unknown as SFNClient,
+    s3: { send: async () => ({}) } as unknown as S3Client,
+    sagemaker: { send: async () => ({ ModelPackageGroupName: 'resnet-edge', ModelPackageVersion: 7, InferenceSpecification: { Containers: [{ ModelDataUrl: 's3://ml-team/resnet/model.tar.gz' }] } }) } as unknown as SageMakerClient,
+  });
+  const cfg = { stateMachineArn: 'arn:aws:states:eu-west-1:111122223333:stateMachine:pipeline', bucket: 'store', modelPrefix: 'models/' };
+  const upload = { 'source': 'aws.s3', 'detail-type': 'Object Created', 'detail': { bucket: { name: 'store' }, object: { 'key': 'models/resnet18/model.tar.gz', 'version-id': 'v-123', 'etag': 'e' } } };
+
+  test('a duplicate trigger starts one run: the execution is named after the model version', async () => {
+    const first = await trigger(upload, cfg, deps());
+    const again = await trigger(upload, cfg, deps());
+    expect(first).toEqual({ started: true, runId: expect.stringMatching(/^resnet18-[0-9a-f]{10}$/) });
+    expect(again).toEqual({ started: false, runId: first.runId });
+    expect(started[0]).toMatchObject({ name: first.runId, input: JSON.stringify({ runId: first.runId, trigger: 's3', model: { s3Uri: 's3://store/models/resnet18/model.tar.gz', version: 's3://store/models/resnet18/model.tar.gz@v-123' } }) });
+    // A new version of the same key is a new run.
+    const next = await trigger({ ...upload, detail: { ...upload.detail, object: { ...upload.detail.object, 'version-id': 'v-124' } } }, cfg, deps());
+    expect(next.started).toBe(true);
+    expect(next.runId).not.toBe(first.runId);
+  });
+
+  test('an approved Model Registry package is copied into the store and started as <group>-v<version>', async () => {
+    const out = await trigger({ 'source': 'aws.sagemaker', 'detail-type': 'SageMaker Model Package State Change', 'detail': { ModelPackageArn: 'arn:aws:sagemaker:eu-west-1:111122223333:model-package/resnet-edge/7', ModelApprovalStatus: 'Approved' } }, cfg, deps());
+    expect(out).toEqual({ started: true, runId: 'resnet-edge-v7' });
+    expect(JSON.parse(String(started.at(-1)!.input))).toMatchObject({ model: { s3Uri: 's3://store/models/resnet-edge/v7/model.tar.gz', modelPackageArn: expect.any(String) } });
+  });
+
+  test('events that are not for the pipeline are refused', async () => {
+    await expect(trigger({ ...upload, detail: { ...upload.detail, object: { key: 'reports/x.json' } } }, cfg, deps())).rejects.toMatchObject({ name: 'TriggerInputInvalid' });
+    await expect(trigger({ 'source': 'aws.sagemaker', 'detail-type': 'SageMaker Model Package State Change', 'detail': { ModelApprovalStatus: 'Rejected', ModelPackageArn: 'x' } }, cfg, deps())).rejects.toMatchObject({ name: 'TriggerInputInvalid' });
+  });
+});
