@@ -124,22 +124,8 @@ export class QualityGate extends sfn.StateMachineFragment {
     super(scope, id);
     const t = props.thresholds;
     const problems = new ProblemCollector();
-    const fraction = (prop: string, v: number | undefined) => {
-      if (v !== undefined && !isUnresolved(v) && (v < 0 || v > 1)) problems.add(`thresholds.${prop}`, v, 'Use a fraction from 0 to 1 (0.9 is 90 %).');
-    };
-    fraction('minAccuracy', t.minAccuracy);
-    fraction('maxAccuracyDrop', t.maxAccuracyDrop);
-    fraction('minTop1Agreement', t.minTop1Agreement);
-    if (t.baseline?.kind === 'fixed') fraction('baseline', t.baseline.accuracy);
-    for (const [prop, d] of [['maxP90Latency', t.maxP90Latency], ['maxP99Latency', t.maxP99Latency]] as const) {
-      if (d && d.toMilliseconds({ integral: false }) <= 0) problems.add(`thresholds.${prop}`, `${d.toMilliseconds({ integral: false })} ms`, 'Give a latency above zero.');
-    }
-    if (t.maxPeakMemoryMb !== undefined && t.maxPeakMemoryMb <= 0) problems.add('thresholds.maxPeakMemoryMb', t.maxPeakMemoryMb, 'Give a memory limit above zero.');
-    checkIntegerRange(problems, 'thresholds.minDevicesReporting', t.minDevicesReporting, 1, 10000);
-    checkIntegerRange(problems, 'thresholds.maxFailedDevices', t.maxFailedDevices, 0, 10000);
+    addThresholdProblems(problems, t);
     if (props.canaries.length === 0) problems.add('canaries', [], 'Give the canary evaluation of every device class.');
-    const checked = [t.minAccuracy, t.maxAccuracyDrop, t.minTop1Agreement, t.maxP90Latency, t.maxP99Latency, t.maxPeakMemoryMb].filter((v) => v !== undefined);
-    if (checked.length === 0) problems.add('thresholds', t, 'Set at least one of minAccuracy, maxAccuracyDrop, minTop1Agreement, maxP90Latency, maxP99Latency, maxPeakMemoryMb: a gate that checks nothing lets everything through.');
     problems.throwIfAny(this);
 
     const fn = new BundledHandler(this, 'Gate', {
@@ -176,4 +162,26 @@ export class QualityGate extends sfn.StateMachineFragment {
     this.startState = gate;
     this.endStates = [gate];
   }
+}
+
+/**
+ * Every problem with a set of thresholds, under `thresholds.…`.
+ * @internal
+ */
+export function addThresholdProblems(problems: ProblemCollector, t: QualityThresholds): void {
+  const fraction = (prop: string, v: number | undefined) => {
+    if (v !== undefined && !isUnresolved(v) && (v < 0 || v > 1)) problems.add(`thresholds.${prop}`, v, 'Use a fraction from 0 to 1 (0.9 is 90 %).');
+  };
+  fraction('minAccuracy', t.minAccuracy);
+  fraction('maxAccuracyDrop', t.maxAccuracyDrop);
+  fraction('minTop1Agreement', t.minTop1Agreement);
+  if (t.baseline?.kind === 'fixed') fraction('baseline', t.baseline.accuracy);
+  for (const [prop, d] of [['maxP90Latency', t.maxP90Latency], ['maxP99Latency', t.maxP99Latency]] as const) {
+    if (d && d.toMilliseconds({ integral: false }) <= 0) problems.add(`thresholds.${prop}`, `${d.toMilliseconds({ integral: false })} ms`, 'Give a latency above zero.');
+  }
+  if (t.maxPeakMemoryMb !== undefined && t.maxPeakMemoryMb <= 0) problems.add('thresholds.maxPeakMemoryMb', t.maxPeakMemoryMb, 'Give a memory limit above zero.');
+  checkIntegerRange(problems, 'thresholds.minDevicesReporting', t.minDevicesReporting, 1, 10000);
+  checkIntegerRange(problems, 'thresholds.maxFailedDevices', t.maxFailedDevices, 0, 10000);
+  const checked = [t.minAccuracy, t.maxAccuracyDrop, t.minTop1Agreement, t.maxP90Latency, t.maxP99Latency, t.maxPeakMemoryMb].filter((v) => v !== undefined);
+  if (checked.length === 0) problems.add('thresholds', t, 'Set at least one of minAccuracy, maxAccuracyDrop, minTop1Agreement, maxP90Latency, maxP99Latency, maxPeakMemoryMb: a gate that checks nothing lets everything through.');
 }

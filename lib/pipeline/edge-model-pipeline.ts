@@ -22,7 +22,7 @@ import { CompilationVariant } from '../compile/variant';
 import { AGENT_TOPICS, EdgeAgentComponent } from '../device/edge-agent-component';
 import { CanaryEvaluation } from '../evaluate/canary-evaluation';
 import { CanaryResults } from '../evaluate/canary-results';
-import { QualityGate, QualityThresholds } from '../evaluate/quality-gate';
+import { addThresholdProblems, QualityGate, QualityThresholds } from '../evaluate/quality-gate';
 import { EdgeFleet } from '../fleet/edge-fleet';
 import { FleetRollout } from '../fleet/fleet-rollout';
 import { ReleaseLedger } from '../fleet/release-ledger';
@@ -609,13 +609,7 @@ function validate(scope: Construct, props: EdgeModelPipelineProps, timeout: Dura
     }
     if (!isUnresolved(c.datasetPath) && !c.datasetPath.startsWith('/')) problems.add(`${p}.datasetPath`, c.datasetPath, 'Give the absolute path of dataset.json on the canary devices.');
   });
-  const t = props.thresholds;
-  const fraction = (prop: string, v: number | undefined) => {
-    if (v !== undefined && !isUnresolved(v) && (v < 0 || v > 1)) problems.add(`thresholds.${prop}`, v, 'Use a fraction from 0 to 1 (0.9 is 90 %).');
-  };
-  fraction('minAccuracy', t.minAccuracy);
-  fraction('maxAccuracyDrop', t.maxAccuracyDrop);
-  fraction('minTop1Agreement', t.minTop1Agreement);
+  addThresholdProblems(problems, props.thresholds);
   checkIntegerRange(problems, 'timeout', timeout.toSeconds(), 60, 365 * 86400, 'seconds');
   if (props.approval?.timeout && props.approval.timeout.toSeconds() >= timeout.toSeconds()) {
     problems.add('approval.timeout', `${props.approval.timeout.toSeconds()} seconds`, `An approval cannot wait longer than the run may take (${timeout.toSeconds()} seconds): shorten it, or raise timeout.`);

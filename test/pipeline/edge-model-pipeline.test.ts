@@ -1,0 +1,149 @@
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import {
+  ArtifactStore,
+  CompilationTarget,
+  ComponentArchitecture,
+  ComponentOs,
+  EdgeFleet,
+  EdgeModelPipeline,
+  EdgeModelPipelineProps,
+  Framework,
+  InputShape,
+  PipelineDeviceClass,
+  TargetDevice,
+} from '../../lib';
+import { EdgePipelineValidationError } from '../../lib/core/errors';
+
+function setup(overrides: (ctx: { stack: Stack; store: ArtifactStore; fleet: (cls: string, group: string) => EdgeFleet }) => Partial<EdgeModelPipelineProps> = () => ({})) {
+  const stack = new Stack(new App(), 'Test');
+  const store = new ArtifactStore(stack, 'Store');
+  let n = 0;
+  const fleet = (cls: string, group: string) => new EdgeFleet(stack, `Fleet${n++}`, { deviceClass: cls, thingNamePrefix: `${cls}-`, store, thingGroupName: group });
+  const pi: PipelineDeviceClass = {
+    name: 'rasp4b',
+    platform: { os: ComponentOs.LINUX, architecture: ComponentArchitecture.AARCH64 },
+    variants: [{ name: 'rasp4b', target: CompilationTarget.device(TargetDevice.RASP4B) }],
+    canary: fleet('rasp4b', 'pi-canary'),
+    rings: [fleet('rasp4b', 'pi-ring1')],
+    datasetPath: '/opt/data/dataset.json',
+  };
+  const props: EdgeModelPipelineProps = {
+    pipelineName: 'cams',
+    model: { framework: Framework.ONNX, inputs: [InputShape.named('pixels', [1, 64])] },
+    store,
+    thresholds: { minAccuracy: 0.9 },
+    deviceClasses: [pi],
+    ...overrides({ stack, store, fleet }),
+  };
+  return { stack, pipeline: () => new EdgeModelPipeline(stack, 'Pipeline', props), pi };
+}
+
+function problems(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof EdgePipelineValidationError) return err.message;
+    throw err;
+  }
+  throw new Error('nothing was thrown');
+}
+
+describe('EdgeModelPipeline refuses bad props at synth', () => {
+  test('no device class', () => {
+    expect(problems(() => setup(() => ({ deviceClasses: [] })).pipeline())).toContain('deviceClasses: got []. Give at least one device class');
+  });
+
+  test('a device class without a canary or without fleet groups', () => {
+    const s = setup(({ fleet }) => ({
+      deviceClasses: [{
+        name: 'rasp4b', platform: { os: ComponentOs.LINUX }, variants: [{ name: 'rasp4b', target: CompilationTarget.device(TargetDevice.RASP4B) }],
+        canary: undefined as unknown as EdgeFleet, rings: [], datasetPath: '/d.json',
+      }, {
+        name: 'gw', platform: { os: ComponentOs.LINUX }, variants: [{ name: 'gw', target: CompilationTarget.device(TargetDevice.ML_C5) }],
+        canary: fleet('gw', 'gw-canary'), rings: [], datasetPath: '/d.json',
+      }],
+    }));
+    const message = problems(() => s.pipeline());
+    expect(message).toContain('deviceClasses[0].canary: got nothing. Give the canary fleet');
+    expect(message).toContain('deviceClasses[0].rings: got []. Give at least one fleet group');
+    expect(message).toContain('deviceClasses[1].rings: got []');
+  });
+
+  test('a ring that is also the canary', () => {
+    const s = setup(({ fleet }) => {
+      const shared = fleet('rasp4b', 'pi-shared');
+      return { deviceClasses: [{ name: 'rasp4b', platform: { os: ComponentOs.LINUX }, variants: [{ name: 'rasp4b', target: CompilationTarget.device(TargetDevice.RASP4B) }], canary: shared, rings: [shared], datasetPath: '/d.json' }] };
+    });
+    expect(problems(() => s.pipeline())).toContain('Thing group pi-shared is both the canary of rasp4b and ring 1 of rasp4b');
+  });
+
+  test('gate thresholds out of range: accuracy above 1, a latency of zero', () => {
+    const message = problems(() => setup(() => ({ thresholds: { minAccuracy: 97, maxP90Latency: Duration.millis(0) } })).pipeline());
+    expect(message).toContain('thresholds.minAccuracy: got 97. Use a fraction from 0 to 1');
+    expect(message).toContain('thresholds.maxP90Latency: got "0 ms". Give a latency above zero.');
+  });
+
+  test('an approval timeout longer than the run may take', () => {
+    expect(problems(() => setup(() => ({ approval: { timeout: Duration.days(8) } })).pipeline())).toContain('approval.timeout: got "691200 seconds". An approval cannot wait longer than the run may take (604800 seconds)');
+  });
+
+  test('duplicate class names', () => {
+    const s = setup(({ fleet }) => ({
+      deviceClasses: ['a', 'b'].map((x) => ({
+        name: 'rasp4b', platform: { os: ComponentOs.LINUX }, variants: [{ name: `v-${x}`, target: CompilationTarget.device(TargetDevice.RASP4B) }],
+        canary: fleet('rasp4b', `canary-${x}`), rings: [fleet('rasp4b', `ring-${x}`)], datasetPath: '/d.json',
+      })),
+    }));
+    expect(problems(() => s.pipeline())).toContain('deviceClasses[1].name: got "rasp4b". deviceClasses[0] has the same name');
+  });
+
+  test('a fleet of another class, and a variant name used twice', () => {
+    const s = setup(({ fleet }) => ({
+      deviceClasses: [
+        { name: 'rasp4b', platform: { os: ComponentOs.LINUX }, variants: [{ name: 'edge', target: CompilationTarget.device(TargetDevice.RASP4B) }], canary: fleet('jetson', 'j-canary'), rings: [fleet('rasp4b', 'p1')], datasetPath: '/d.json' },
+        { name: 'jetson', platform: { os: ComponentOs.LINUX }, variants: [{ name: 'edge', target: CompilationTarget.device(TargetDevice.JETSON_NANO) }], canary: fleet('jetson', 'j2-canary'), rings: [fleet('jetson', 'j1')], datasetPath: '/d.json' },
+      ],
+    }));
+    const message = problems(() => s.pipeline());
+    expect(message).toContain('The canary fleet is of class jetson, not rasp4b');
+    expect(message).toContain('rasp4b has a variant with the same name');
+  });
+
+  test('a pipeline name that cannot prefix job names', () => {
+    expect(problems(() => setup(() => ({ pipelineName: 'My_Pipeline' })).pipeline())).toContain('pipelineName: got "My_Pipeline"');
+  });
+});
+
+describe('EdgeModelPipeline resources', () => {
+  test('grants: start runs, read reports, approve', () => {
+    const s = setup(() => ({ approval: { timeout: Duration.hours(4) } }));
+    const pipeline = s.pipeline();
+    const role = new iam.Role(s.stack, 'Operator', { assumedBy: new iam.AccountRootPrincipal() });
+    pipeline.grantStartRun(role);
+    pipeline.grantReadReports(role);
+    pipeline.grantApprove(role);
+    const text = JSON.stringify(Template.fromStack(s.stack).toJSON().Resources);
+    expect(text).toMatch(/"Action":"states:StartExecution","Effect":"Allow","Resource":\{"Ref":"PipelineStateMachine/);
+    expect(text).toMatch(/"Action":"lambda:InvokeFunction"/);
+    expect(text).toContain('/reports/*');
+  });
+
+  test('grantApprove without an approval step says so', () => {
+    const s = setup();
+    const pipeline = s.pipeline();
+    expect(() => pipeline.grantApprove(new iam.Role(s.stack, 'R', { assumedBy: new iam.AccountRootPrincipal() }))).toThrow('this pipeline has no approval step; set the approval prop');
+  });
+
+  test('logs at ALL to an encrypted log group, X-Ray on, an encrypted topic, and three alarms that notify it', () => {
+    const s = setup();
+    s.pipeline();
+    const t = Template.fromStack(s.stack);
+    t.hasResourceProperties('AWS::StepFunctions::StateMachine', { LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: true }, TracingConfiguration: { Enabled: true } });
+    expect(Object.values(t.findResources("AWS::SNS::Topic"))[0]).toHaveProperty("Properties.KmsMasterKeyId");
+    const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm')) as { Properties: { AlarmActions: unknown[] } }[];
+    expect(alarms).toHaveLength(3);
+    for (const a of alarms) expect(JSON.stringify(a.Properties.AlarmActions)).toContain('PipelineNotifications');
+  });
+});
