@@ -7,7 +7,9 @@
  *    from a run of the synthesized definition in the local executor.
  * 3. Packaging throughput and peak RSS for a 200 MB and a 1 GB artifact, and
  *    the ZIP's size as a ratio to the input (each in a process of its own).
- * 4. The size of each bundled handler.
+ * 4. The size of each bundled handler, and its cold `require` time in a fresh process.
+ * 5. State transitions for one full run of the mixed-fleet example (three classes,
+ *    four variants, a canary and two rings per class, approval), in the local executor.
  */
 import '../test/support/polyfills';
 import { execFileSync } from 'node:child_process';
@@ -40,18 +42,17 @@ function timeSynth(app: string, out: string): number {
 
 function benchSynth(rounds: number): void {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-synth-'));
-  const example: number[] = [];
-  const empty: number[] = [];
+  const apps = { empty: 'npx tsx bench/apps/empty.ts', mixed: 'npx tsx bench/apps/mixed.ts', all: 'npx tsx bin/app.ts' };
+  const times: Record<string, number[]> = { empty: [], mixed: [], all: [] };
   try {
     for (let i = 0; i < rounds; i++) {
-      empty.push(timeSynth('npx tsx bench/apps/empty.ts', path.join(out, `empty-${i}`)));
-      example.push(timeSynth('npx tsx bin/app.ts', path.join(out, `example-${i}`)));
+      for (const [name, app] of Object.entries(apps)) times[name].push(timeSynth(app, path.join(out, `${name}-${i}`)));
     }
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
   }
-  const ratio = median(example) / median(empty);
-  console.log(`cdk synth, example app (compile and release stacks) vs an empty-stack app (${rounds} rounds, medians): ${median(example).toFixed(2)} s vs ${median(empty).toFixed(2)} s = ratio ${ratio.toFixed(2)}`);
+  const e = median(times.empty);
+  console.log(`cdk synth (${rounds} rounds, medians): empty-stack app ${e.toFixed(2)} s; largest example (mixed fleet) ${median(times.mixed).toFixed(2)} s = ratio ${(median(times.mixed) / e).toFixed(2)}; all six example stacks ${median(times.all).toFixed(2)} s = ratio ${(median(times.all) / e).toFixed(2)}`);
 }
 
 async function benchTransitions(): Promise<void> {
@@ -90,9 +91,25 @@ function benchPackaging(sizesMb: number[]): void {
 function benchBundles(): void {
   const dir = path.join(ROOT, 'dist', 'lambda');
   for (const name of fs.readdirSync(dir).sort()) {
-    const size = fs.statSync(path.join(dir, name, 'index.js')).size;
-    console.log(`handler bundle ${name}: ${(size / 1024).toFixed(1)} KiB`);
+    const file = path.join(dir, name, 'index.js');
+    const size = fs.statSync(file).size;
+    // Cold require in a fresh process, as a Lambda init would (the AWS SDK it leaves out comes from node_modules here).
+    const cold: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const out = execFileSync(process.execPath, ['-e', `const t=process.hrtime.bigint();require(${JSON.stringify(file)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`], { encoding: 'utf8', env: { ...process.env, AWS_REGION: 'eu-west-1' } });
+      cold.push(Number(out));
+    }
+    console.log(`handler ${name}: ${(size / 1024).toFixed(1)} KiB (target <= 300 KiB), cold require ${median(cold).toFixed(1)} ms`);
   }
+}
+
+async function benchFullRun(): Promise<void> {
+  // The mixed-fleet world runs the edge agent for real on the canary devices.
+  const { MixedFleetWorld } = await import('../device/test/support/mixed-fleet-world');
+  const world = new MixedFleetWorld();
+  const result = await world.run('bench-run');
+  if (result.status !== 'SUCCEEDED') throw new Error(`bench run failed: ${result.error} ${result.cause}`);
+  console.log(`one full run of the mixed-fleet example: ${result.transitions} state transitions (${result.entered.length} states entered), about $${(result.transitions * 0.025 / 1000).toFixed(4)} at $0.025 per 1,000`);
 }
 
 async function main(): Promise<void> {
@@ -102,6 +119,7 @@ async function main(): Promise<void> {
   await benchTransitions();
   benchPackaging((process.env.BENCH_PACKAGE_MB ?? '200,1024').split(',').map(Number));
   benchBundles();
+  await benchFullRun();
 }
 
 main().catch((err) => {

@@ -2,124 +2,16 @@
  * @jest-environment ./test/support/native-environment.js
  */
 import * as path from 'node:path';
-import { App } from 'aws-cdk-lib';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
-import { approval, ApprovalDeps, DecideEvent, RequestEvent } from '../../lambda/approval/index';
 import { trigger } from '../../lambda/pipeline-trigger/index';
-import { handle } from '../../lambda/rollout-ledger/index';
-import { Ledger } from '../../lambda/shared/ledger';
-import { MixedFleetPipelineStack } from '../../examples/pipelines';
-import { fixture, FIXTURES, makeTarGz, neoCompiledFiles } from '../../test/support/archives';
-import { expectValidRequest } from '../../test/support/aws-model';
-import { Clock } from '../../test/support/clock';
-import { FakeFleet, JobSnapshot } from '../../test/support/fake-fleet';
-import { FakeNeo } from '../../test/support/fake-neo';
-import { BUCKET, FakePublishing } from '../../test/support/fake-publishing';
-import { MemoryTable } from '../../test/support/memory-table';
-import { definitionOf, expectValidAsl, runDefinition, TaskHandler } from '../../test/support/state-machine';
+import { FIXTURES } from '../../test/support/archives';
+import { FakeFleet } from '../../test/support/fake-fleet';
+import { BUCKET } from '../../test/support/fake-publishing';
 import { runBenchmark } from '../src/benchmark';
-import { FakeCanary, resultCache } from './support/fake-canary';
-
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-const CLASSES = ['jetson-nano', 'rasp4b', 'x86-gateway'];
-const VARIANTS: Record<string, { variant: string; target: string }[]> = {
-  'jetson-nano': [{ variant: 'jetson-nano-trt', target: 'jetson_nano' }, { variant: 'jetson-nano-cpu', target: 'platform' }],
-  'rasp4b': [{ variant: 'rasp4b', target: 'rasp4b' }],
-  'x86-gateway': [{ variant: 'x86-gateway', target: 'platform' }],
-};
-const RINGS = CLASSES.flatMap((c) => [`${c}-ring1`, `${c}-ring2`]);
-
-const definition = (() => {
-  const d = definitionOf(new MixedFleetPipelineStack(new App(), 'Mixed'));
-  expectValidAsl(d);
-  return d;
-})();
-
-interface Decision { approve: boolean; comment?: string }
-
-/** Everything around the mixed-fleet pipeline, faked at the AWS API, every handler's own code in between. */
-class World {
-  public readonly clock = new Clock();
-  public readonly ledger = new MemoryTable();
-  public readonly approvals = new MemoryTable();
-  public readonly notifications: Record<string, unknown>[] = [];
-  public readonly fleets: Record<string, FakeFleet> = Object.fromEntries(RINGS.map((g) => [g, new FakeFleet(`${g}: `, 60, this.ledger, this.clock)]));
-  public readonly ringReverts: Record<string, unknown>[] = [];
-  public canary = new FakeCanary((group) => [`${group}-a`, `${group}-b`], this.ledger);
-  public decision: Decision = { approve: true, comment: 'looks good' };
-  private publishing?: FakePublishing;
-
-  public async run(runId: string, jobs: Partial<Record<string, JobSnapshot[][]>> = {}) {
-    const neo = new FakeNeo({}, 30, fixture('digits/model.tar.gz'), this.clock);
-    this.publishing = new FakePublishing(this.ledger, this.clock);
-    for (const c of CLASSES) for (const v of VARIANTS[c]) this.publishing.objects.set(`compiled/${runId}/${v.variant}/model-${v.target}.tar.gz`, makeTarGz(neoCompiledFiles()));
-    for (const g of RINGS) this.fleets[g].script(...(jobs[g] ?? [[{ queued: 0, inProgress: 0, succeeded: 5 }]]));
-    this.canary.done();
-    this.canary = new FakeCanary((group) => [`${group}-a`, `${group}-b`], this.ledger);
-    const handlers: Record<string, TaskHandler> = {
-      ...neo.handlers(),
-      ...this.publishing.handlers(),
-      ...Object.assign({}, ...CLASSES.map((c) => this.canary.handlers(`${c} canary: `))),
-      ...Object.assign({}, ...RINGS.map((g) => this.fleets[g].handlers())),
-      ...this.pipelineHandlers(),
-    };
-    const input = { runId, model: { s3Uri: `s3://${BUCKET}/models/resnet18/model.tar.gz` } };
-    try {
-      return await runDefinition(definition, input as never, { handlers, context: { ...this.clock.context(), Task: { Token: `TOKEN-${runId}` } } });
-    } finally {
-      await this.publishing.done();
-      this.canary.done();
-    }
-  }
-
-  private pipelineHandlers(): Record<string, TaskHandler> {
-    const notify = (input: Json) => {
-      // Step Functions serializes an object Message to JSON text for SNS.
-      const message = (input as { Message: string | Record<string, unknown> }).Message;
-      this.notifications.push(typeof message === 'string' ? JSON.parse(message) : message);
-      return { MessageId: String(this.notifications.length) };
-    };
-    const sfn = { send: async (cmd: { constructor: { name: string }; input: Record<string, string> }) => {
-      this.lastDecision = cmd;
-      return {};
-    } } as unknown as SFNClient;
-    const deps: ApprovalDeps = {
-      client: this.approvals.client() as DynamoDBDocumentClient, table: 'canary', sfn,
-      sns: { send: async (cmd: { input: { Message: string } }) => notify({ Message: cmd.input.Message }) } as never,
-      topicArn: 'arn:aws:sns:eu-west-1:111122223333:notifications', functionName: 'approval',
-    };
-    const ringLedger: TaskHandler = async (input) => (await handle(input as never, new Ledger('ledger', this.ledger.client()), new Date(this.clock.now))) as Json;
-    const handlers: Record<string, TaskHandler> = {
-      NotifyRunStarted: notify, NotifyGateFailed: notify, NotifyRejected: notify, NotifyReleased: notify,
-      RequestApproval: async (input) => {
-        const event = (input as unknown as { Payload: RequestEvent }).Payload;
-        await approval(event, deps);
-        // The approver decides through the approval function, not with the token.
-        await approval({ runId: event.runId, ...this.decision } as DecideEvent, deps, 'approver@example.com');
-        const sent = this.lastDecision!;
-        if (sent.constructor.name === 'SendTaskFailureCommand') throw Object.assign(new Error(sent.input.cause), { name: sent.input.error });
-        return JSON.parse(sent.input.output) as Json;
-      },
-    };
-    CLASSES.forEach((c, i) => {
-      handlers[`${c}: PrepareRings`] = ringLedger;
-      handlers[`${c}: RecordRing1`] = ringLedger;
-      handlers[`${c}: RecordRing2`] = ringLedger;
-      handlers[`${c}: RevertRing`] = (input) => {
-        expectValidRequest('greengrassv2', 'CreateDeployment', input);
-        this.ringReverts.push(input as Record<string, unknown>);
-        return { DeploymentId: `revert-${this.ringReverts.length}` };
-      };
-      handlers[`NotifyReverted${i}`] = notify;
-    });
-    return handlers;
-  }
-
-  private lastDecision?: { constructor: { name: string }; input: Record<string, string> };
-}
+import { resultCache } from './support/fake-canary';
+import { CLASSES, MixedFleetWorld as World, RINGS } from './support/mixed-fleet-world';
 
 const components = (fake: FakeFleet) => fake.calls('CreateDeployment').map((d) => d.Components);
 
