@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
@@ -8,6 +8,7 @@ import { checkIntegerRange, isUnresolved, ProblemCollector } from '../core/error
 import { BundledHandler } from '../core/handler';
 import { EdgeAgentComponent } from '../device/edge-agent-component';
 import { EdgeFleet } from '../fleet/edge-fleet';
+import { createDeploymentTask, deploymentArns } from '../fleet/deployment';
 import { ReleaseLedger } from '../fleet/release-ledger';
 import { CanaryResults } from './canary-results';
 
@@ -111,7 +112,6 @@ export class CanaryEvaluation extends sfn.StateMachineFragment {
     if (!isUnresolved(props.datasetPath) && !props.datasetPath.startsWith('/')) problems.add('datasetPath', props.datasetPath, 'Give the absolute path of dataset.json on the devices.');
     problems.throwIfAny(this);
 
-    const stack = Stack.of(this);
     const key = fleet.deviceClass.replace(/-/g, '_');
     this.outputPath = `$.canary.${key}`;
     const name = (s: string) => `${props.stateNamePrefix ?? `${fleet.deviceClass} canary: `}${s}`;
@@ -144,43 +144,20 @@ export class CanaryEvaluation extends sfn.StateMachineFragment {
       resultPath: '$.agentConfiguration',
     });
 
-    const deploymentsArn = stack.formatArn({ service: 'greengrass', resource: 'deployments', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-    const jobsArn = stack.formatArn({ service: 'iot', resource: 'job', resourceName: '*', arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
-    const deploymentStatements = [
-      new iam.PolicyStatement({ actions: ['iot:CreateJob'], resources: [fleet.thingGroupArn, jobsArn] }),
-      new iam.PolicyStatement({ actions: ['iot:DescribeJob', 'iot:UpdateJob', 'iot:CancelJob'], resources: [jobsArn] }),
-      new iam.PolicyStatement({ actions: ['iot:DescribeThingGroup'], resources: [fleet.thingGroupArn] }),
-      new iam.PolicyStatement({ actions: ['iot:DescribeThing', 'iot:GetThingShadow', 'iot:UpdateThingShadow', 'iot:DeleteThingShadow'], resources: [fleet.thingArnPattern()] }),
-    ];
-    const deployment = (state: string, components: { [key: string]: unknown }, tokenSeed: string) => {
-      const task = new tasks.CallAwsService(this, state, {
-        stateName: name(state),
-        service: 'greengrassv2',
-        action: 'createDeployment',
-        iamAction: 'greengrass:CreateDeployment',
-        iamResources: ['*'],
-        additionalIamStatements: deploymentStatements,
-        parameters: {
-          'TargetArn': fleet.thingGroupArn,
-          'DeploymentName.$': `States.Format('${tokenSeed}canary-{}-{}', $.runId, $.candidate.variant)`,
-          'ClientToken.$': `States.Hash(States.Format('${tokenSeed}{}/{}/${fleet.thingGroupName}', $.runId, $.candidate.variant), 'MD5')`,
-          ...components,
-          'DeploymentPolicies': { FailureHandlingPolicy: 'ROLLBACK', ComponentUpdatePolicy: { Action: 'NOTIFY_COMPONENTS', TimeoutInSeconds: 60 } },
-          'IotJobConfiguration': { TimeoutConfig: { InProgressTimeoutInMinutes: Math.max(1, Math.ceil(timeoutSeconds / 60)) } },
-        },
-        resultSelector: { 'DeploymentId.$': '$.DeploymentId' },
-        resultPath: `$.${state.charAt(0).toLowerCase()}${state.slice(1)}`,
-      });
-      task.addRetry({
-        errors: ['GreengrassV2.ThrottlingException', 'GreengrassV2.InternalServerException'],
-        interval: Duration.seconds(2),
-        backoffRate: 2,
-        maxAttempts: 8,
-        maxDelay: Duration.minutes(2),
-        jitterStrategy: sfn.JitterType.FULL,
-      });
-      return task;
-    };
+    const { deploymentsArn, jobsArn } = deploymentArns(this);
+    const deployment = (state: string, components: { [key: string]: unknown }, tokenSeed: string) => createDeploymentTask(this, state, {
+      stateName: name(state),
+      fleets: [fleet],
+      parameters: {
+        'TargetArn': fleet.thingGroupArn,
+        'DeploymentName.$': `States.Format('${tokenSeed}canary-{}-{}', $.runId, $.candidate.variant)`,
+        'ClientToken.$': `States.Hash(States.Format('${tokenSeed}{}/{}/${fleet.thingGroupName}', $.runId, $.candidate.variant), 'MD5')`,
+        ...components,
+        'DeploymentPolicies': { FailureHandlingPolicy: 'ROLLBACK', ComponentUpdatePolicy: { Action: 'NOTIFY_COMPONENTS', TimeoutInSeconds: 60 } },
+        'IotJobConfiguration': { TimeoutConfig: { InProgressTimeoutInMinutes: Math.max(1, Math.ceil(timeoutSeconds / 60)) } },
+      },
+      resultPath: `$.${state.charAt(0).toLowerCase()}${state.slice(1)}`,
+    });
     const deploy = deployment('DeployCanary', {
       Components: {
         [props.modelComponentName]: { 'ComponentVersion.$': '$.candidate.componentVersion' },

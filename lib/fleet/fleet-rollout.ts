@@ -1,5 +1,4 @@
-import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
@@ -9,6 +8,7 @@ import { BundledHandler } from '../core/handler';
 import { EdgeFleet } from './edge-fleet';
 import { ReleaseLedger } from './release-ledger';
 import { AbortCriteria, Rollout, RolloutFailureType } from './rollout';
+import { createDeploymentTask, deploymentArns, retryThrottling } from './deployment';
 
 /** Error names the rollout fragment ends with. */
 export enum FleetRolloutError {
@@ -138,7 +138,6 @@ export class FleetRollout extends sfn.StateMachineFragment {
     if (!/^\$(\.[A-Za-z_][A-Za-z0-9_]*)+$/.test(componentsPath)) problems.add('componentsPath', componentsPath, 'Use a plain JSONPath such as "$.release.components".');
     problems.throwIfAny(this);
 
-    const stack = Stack.of(this);
     const name = (state: string) => `${props.stateNamePrefix ?? `${fleet.thingGroupName}: `}${state}`;
     const out = `$.rollout.${fleet.thingGroupName.replace(/[^A-Za-z0-9_]/g, '_')}`;
     /** Where this rollout's output is. */
@@ -155,59 +154,35 @@ export class FleetRollout extends sfn.StateMachineFragment {
     const ledgerCall = (state: string, payload: { [key: string]: unknown }, resultPath: string) =>
       ledgerFn.invoke(this, state, { stateName: name(state), payload, resultPath });
 
-    const deploymentsArn = stack.formatArn({ service: 'greengrass', resource: 'deployments', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-    const jobsArn = stack.formatArn({ service: 'iot', resource: 'job', resourceName: '*', arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    const { deploymentsArn, jobsArn } = deploymentArns(this);
     const thingsArn = fleet.thingArnPattern();
-    const deploymentStatements = [
-      new iam.PolicyStatement({ actions: ['iot:CreateJob'], resources: [fleet.thingGroupArn, jobsArn] }),
-      new iam.PolicyStatement({ actions: ['iot:DescribeJob', 'iot:UpdateJob', 'iot:CancelJob'], resources: [jobsArn] }),
-      new iam.PolicyStatement({ actions: ['iot:DescribeThingGroup'], resources: [fleet.thingGroupArn] }),
-      new iam.PolicyStatement({ actions: ['iot:DescribeThing', 'iot:GetThingShadow', 'iot:UpdateThingShadow', 'iot:DeleteThingShadow'], resources: [thingsArn] }),
-    ];
-    const retryThrottling = (task: tasks.CallAwsService, service: string) => task.addRetry({
-      errors: [`${service}.ThrottlingException`, `${service}.InternalServerException`, `${service}.InternalFailureException`],
-      interval: Duration.seconds(2),
-      backoffRate: 2,
-      maxAttempts: 8,
-      maxDelay: Duration.minutes(2),
-      jitterStrategy: sfn.JitterType.FULL,
-    });
-    const createDeployment = (state: string, componentsJsonPath: string, tokenSeed: string, resultPath: string) => {
-      const task = new tasks.CallAwsService(this, state, {
-        stateName: name(state),
-        service: 'greengrassv2',
-        action: 'createDeployment',
-        iamAction: 'greengrass:CreateDeployment',
-        iamResources: ['*'],
-        additionalIamStatements: deploymentStatements,
-        parameters: {
-          'TargetArn': fleet.thingGroupArn,
-          'DeploymentName.$': `States.Format('${tokenSeed}{}-${fleet.deviceClass}', $.runId)`,
-          'Components.$': componentsJsonPath,
-          'ClientToken.$': `States.Hash(States.Format('${tokenSeed}{}/${fleet.thingGroupName}', $.runId), 'MD5')`,
-          'DeploymentPolicies': {
-            FailureHandlingPolicy: 'ROLLBACK',
-            ComponentUpdatePolicy: { Action: 'NOTIFY_COMPONENTS', TimeoutInSeconds: 60 },
-          },
-          'IotJobConfiguration': {
-            JobExecutionsRolloutConfig: rollout.render(),
-            AbortConfig: {
-              CriteriaList: abort.map((a) => ({
-                FailureType: a.failureType ?? RolloutFailureType.ALL,
-                Action: 'CANCEL',
-                ThresholdPercentage: a.thresholdPercentage,
-                MinNumberOfExecutedThings: a.minExecutedThings,
-              })),
-            },
-            TimeoutConfig: { InProgressTimeoutInMinutes: timeoutMinutes },
-          },
+    const createDeployment = (state: string, componentsJsonPath: string, tokenSeed: string, resultPath: string) => createDeploymentTask(this, state, {
+      stateName: name(state),
+      fleets: [fleet],
+      parameters: {
+        'TargetArn': fleet.thingGroupArn,
+        'DeploymentName.$': `States.Format('${tokenSeed}{}-${fleet.deviceClass}', $.runId)`,
+        'Components.$': componentsJsonPath,
+        'ClientToken.$': `States.Hash(States.Format('${tokenSeed}{}/${fleet.thingGroupName}', $.runId), 'MD5')`,
+        'DeploymentPolicies': {
+          FailureHandlingPolicy: 'ROLLBACK',
+          ComponentUpdatePolicy: { Action: 'NOTIFY_COMPONENTS', TimeoutInSeconds: 60 },
         },
-        resultSelector: { 'DeploymentId.$': '$.DeploymentId' },
-        resultPath,
-      });
-      retryThrottling(task, 'GreengrassV2');
-      return task;
-    };
+        'IotJobConfiguration': {
+          JobExecutionsRolloutConfig: rollout.render(),
+          AbortConfig: {
+            CriteriaList: abort.map((a) => ({
+              FailureType: a.failureType ?? RolloutFailureType.ALL,
+              Action: 'CANCEL',
+              ThresholdPercentage: a.thresholdPercentage,
+              MinNumberOfExecutedThings: a.minExecutedThings,
+            })),
+          },
+          TimeoutConfig: { InProgressTimeoutInMinutes: timeoutMinutes },
+        },
+      },
+      resultPath,
+    });
 
     // 1. What to revert to, and when to give up.
     const prepare = ledgerCall('PrepareRollout', {

@@ -24,6 +24,7 @@ import { CanaryEvaluation } from '../evaluate/canary-evaluation';
 import { CanaryResults } from '../evaluate/canary-results';
 import { addThresholdProblems, QualityGate, QualityThresholds } from '../evaluate/quality-gate';
 import { EdgeFleet } from '../fleet/edge-fleet';
+import { createDeploymentTask } from '../fleet/deployment';
 import { FleetRollout } from '../fleet/fleet-rollout';
 import { ReleaseLedger } from '../fleet/release-ledger';
 import { AbortCriteria, Rollout } from '../fleet/rollout';
@@ -312,7 +313,6 @@ export class EdgeModelPipeline extends Construct {
     });
     this.ledger.grantWrite(rolloutLedger.role);
     acknowledge(stack, 'LAMBDA_INVOKE_VERSIONS', [nagResource(this, `${rolloutLedger.function.functionArn}:*`)]);
-    const jobsArn = stack.formatArn({ service: 'iot', resource: 'job', resourceName: '*', arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
     let rollouts: sfn.IChainable | undefined;
     let last: sfn.INextable | undefined;
     const chain = (c: sfn.IChainable & sfn.INextable, endStates?: sfn.INextable[]) => {
@@ -361,18 +361,9 @@ export class EdgeModelPipeline extends Construct {
       branch.branch(ringChain[0]);
 
       // A ring failed: deploy each ring's last good release (rings without one keep what they run).
-      const revertRing = new tasks.CallAwsService(this, `RevertRing${i}`, {
+      const revertRing = createDeploymentTask(this, `RevertRing${i}`, {
         stateName: `${c.name}: RevertRing`,
-        service: 'greengrassv2',
-        action: 'createDeployment',
-        iamAction: 'greengrass:CreateDeployment',
-        iamResources: ['*'],
-        additionalIamStatements: [
-          new iam.PolicyStatement({ actions: ['iot:CreateJob'], resources: [...c.rings.map((r) => r.thingGroupArn), jobsArn] }),
-          new iam.PolicyStatement({ actions: ['iot:DescribeJob', 'iot:UpdateJob', 'iot:CancelJob'], resources: [jobsArn] }),
-          new iam.PolicyStatement({ actions: ['iot:DescribeThingGroup'], resources: c.rings.map((r) => r.thingGroupArn) }),
-          new iam.PolicyStatement({ actions: ['iot:DescribeThing', 'iot:GetThingShadow', 'iot:UpdateThingShadow', 'iot:DeleteThingShadow'], resources: c.rings.map((r) => r.thingArnPattern()) }),
-        ],
+        fleets: c.rings,
         parameters: {
           'TargetArn.$': '$.ring.groupArn',
           'DeploymentName.$': 'States.Format(\'revert-all-{}-{}\', $.runId, $.ring.group)',
@@ -380,7 +371,6 @@ export class EdgeModelPipeline extends Construct {
           'Components.$': '$.ring.lastGood.components',
           'DeploymentPolicies': { FailureHandlingPolicy: 'ROLLBACK' },
         },
-        resultSelector: { 'DeploymentId.$': '$.DeploymentId' },
       });
       const revertEach = new sfn.Map(this, `RevertRings${i}`, {
         stateName: `${c.name}: RevertRings`,

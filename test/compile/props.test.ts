@@ -16,7 +16,7 @@ import {
   TargetPlatformArch,
   TargetPlatformOs,
 } from '../../lib';
-import { EdgePipelineValidationError } from '../../lib/core/errors';
+import { validationError as problemsOf } from '../support/problems';
 
 const JETSON = CompilationTarget.device(TargetDevice.JETSON_NANO);
 const NVIDIA_PLATFORM = CompilationTarget.platform({ os: TargetPlatformOs.LINUX, arch: TargetPlatformArch.ARM64, accelerator: TargetPlatformAccelerator.NVIDIA });
@@ -33,16 +33,6 @@ function compile(props: Partial<NeoCompilationProps> & { description?: ModelDesc
   });
 }
 
-/** The problems a synth-time error reports. */
-function problemsOf(fn: () => unknown): EdgePipelineValidationError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof EdgePipelineValidationError) return err;
-    throw err;
-  }
-  throw new Error('expected an EdgePipelineValidationError, nothing was thrown');
-}
 
 describe('NeoCompilation refuses bad props at synth', () => {
   test('fails when the framework version breaks the service pattern', () => {

@@ -13,7 +13,7 @@ import {
   QualityThresholds,
   ReleaseLedger,
 } from '../../lib';
-import { EdgePipelineValidationError } from '../../lib/core/errors';
+import { problems } from '../support/problems';
 import { expectCompliant } from '../support/compliance';
 
 function setup() {
@@ -34,15 +34,6 @@ function canaryIn(s: ReturnType<typeof setup>, props: Partial<CanaryEvaluationPr
   });
 }
 
-function problems(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof EdgePipelineValidationError) return err.message;
-    throw err;
-  }
-  throw new Error('nothing was thrown');
-}
 
 describe('CanaryResults', () => {
   test('the topic rule reads only the result topic and sends what it cannot deliver to an encrypted dead-letter queue', () => {

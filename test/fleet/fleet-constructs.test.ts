@@ -14,7 +14,7 @@ import {
   Rollout,
   RolloutFailureType,
 } from '../../lib';
-import { EdgePipelineValidationError } from '../../lib/core/errors';
+import { problems } from '../support/problems';
 
 function base() {
   const stack = new Stack(new App(), 'Test');
@@ -27,15 +27,6 @@ function fleetIn(stack: Stack, store: ArtifactStore, props: Partial<EdgeFleetPro
   return new EdgeFleet(stack, 'Fleet', { deviceClass: 'jetson-nano', thingNamePrefix: 'cam-jn-', store, ...props });
 }
 
-function problems(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof EdgePipelineValidationError) return err.message;
-    throw err;
-  }
-  throw new Error('nothing was thrown');
-}
 
 describe('EdgeFleet', () => {
   test('creates the thing group, a token exchange role that reads only packages/, and its role alias', () => {

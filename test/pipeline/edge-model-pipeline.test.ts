@@ -14,7 +14,7 @@ import {
   PipelineDeviceClass,
   TargetDevice,
 } from '../../lib';
-import { EdgePipelineValidationError } from '../../lib/core/errors';
+import { problems } from '../support/problems';
 
 function setup(overrides: (ctx: { stack: Stack; store: ArtifactStore; fleet: (cls: string, group: string) => EdgeFleet }) => Partial<EdgeModelPipelineProps> = () => ({})) {
   const stack = new Stack(new App(), 'Test');
@@ -40,15 +40,6 @@ function setup(overrides: (ctx: { stack: Stack; store: ArtifactStore; fleet: (cl
   return { stack, pipeline: () => new EdgeModelPipeline(stack, 'Pipeline', props), pi };
 }
 
-function problems(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof EdgePipelineValidationError) return err.message;
-    throw err;
-  }
-  throw new Error('nothing was thrown');
-}
 
 describe('EdgeModelPipeline refuses bad props at synth', () => {
   test('no device class', () => {
