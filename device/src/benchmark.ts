@@ -45,6 +45,10 @@ function firstOutput(outputs: Record<string, OutputData>, sample: number): Float
  * with the reference outputs. Never throws for a bad model or data set: the
  * error goes into the result document.
  */
+function peakRssMb(): number {
+  return round(process.resourceUsage().maxRSS / 1024, 1);
+}
+
 export async function runBenchmark(options: BenchmarkOptions): Promise<BenchmarkResult> {
   const startedAt = new Date().toISOString();
   let runtime: ModelRuntime | undefined;
@@ -52,6 +56,21 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
   const partial: { model: BenchmarkResult['model']; dataset: BenchmarkResult['dataset']; loadMs: number | null; compatibility: BenchmarkResult['compatibility'] } = {
     model: null, dataset: null, loadMs: null, compatibility: null,
   };
+  // Fields every result carries, OK or ERROR, filled in as far as the run got.
+  const envelope = (status: BenchmarkResult['status']) => ({
+    schemaVersion: 1 as const,
+    kind: 'benchmark' as const,
+    status,
+    runId: options.runId,
+    thingName: options.thingName,
+    variant: options.variant ?? null,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    model: partial.model,
+    dataset: partial.dataset,
+    loadMs: partial.loadMs,
+  });
+  const trailer = () => ({ device, compatibility: partial.compatibility });
   try {
     const location = locateModel(options.modelPath);
     const checks: CompatibilityCheck[] = checkCompatibility(location);
@@ -107,49 +126,27 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
     }
     const n = dataset.samples;
     return {
-      schemaVersion: 1,
-      kind: 'benchmark',
-      status: 'OK',
-      runId: options.runId,
-      thingName: options.thingName,
-      variant: options.variant ?? null,
-      startedAt,
-      finishedAt: new Date().toISOString(),
-      model: partial.model,
-      dataset: partial.dataset,
-      loadMs: partial.loadMs,
+      ...envelope('OK'),
       firstInferenceMs,
       latencyMs: latencyStats(latencies),
       throughputPerSecond: round(iterations / totalSeconds, 2),
-      peakRssMb: round(process.resourceUsage().maxRSS / 1024, 1),
+      peakRssMb: peakRssMb(),
       accuracy: dataset.labels ? { top1: round(top1 / n), top5: round(top5 / n), referenceTop1: dataset.reference ? round(referenceTop1 / n) : null, samples: n } : null,
       parity: dataset.reference ? { top1Agreement: round(agree / n), maxAbsDiff: round(maxAbsDiff, 6), samples: n } : null,
-      device,
-      compatibility: partial.compatibility,
+      ...trailer(),
       error: null,
     };
   } catch (err) {
     const error = err instanceof AgentError ? { code: err.code, message: err.message } : { code: AgentErrorCode.INTERNAL, message: (err as Error).message };
     return {
-      schemaVersion: 1,
-      kind: 'benchmark',
-      status: 'ERROR',
-      runId: options.runId,
-      thingName: options.thingName,
-      variant: options.variant ?? null,
-      startedAt,
-      finishedAt: new Date().toISOString(),
-      model: partial.model,
-      dataset: partial.dataset,
-      loadMs: partial.loadMs,
+      ...envelope('ERROR'),
       firstInferenceMs: null,
       latencyMs: null,
       throughputPerSecond: null,
-      peakRssMb: round(process.resourceUsage().maxRSS / 1024, 1),
+      peakRssMb: peakRssMb(),
       accuracy: null,
       parity: null,
-      device,
-      compatibility: partial.compatibility,
+      ...trailer(),
       error,
     };
   } finally {
