@@ -14,13 +14,22 @@ import { resultCache } from './support/fake-canary';
 import { CLASSES, MixedFleetWorld as World, RINGS } from './support/mixed-fleet-world';
 
 const components = (fake: FakeFleet) => fake.calls('CreateDeployment').map((d) => d.Components);
+const stagesOf = (w: World) => w.runMetrics.at(-1)!.stages.map((s) => s.stage);
+const secondsOf = (w: World) => w.runMetrics.at(-1)!.stages.reduce((sum, s) => sum + s.seconds, 0);
 
 describe('the mixed-fleet pipeline, run end to end by the local executor', () => {
   test('a release that passes: compiled, published, canaried on real results, gated, approved, rolled out ring by ring, recorded', async () => {
     const w = new World();
+    const startedAt = w.clock.now;
     const result = await w.run('resnet18-v3');
     expect(result.cause).toBeUndefined();
     expect(result.status).toBe('SUCCEEDED');
+    // Every stage's duration reaches the dashboard; together they are the whole run.
+    expect(w.runMetrics).toHaveLength(1);
+    expect(w.runMetrics[0].outcome).toBe('RELEASED');
+    expect(stagesOf(w)).toEqual(['Compile', 'Publish', 'Canary', 'Gate', 'Approval', 'Rollout']);
+    expect(secondsOf(w)).toBeCloseTo((w.clock.now - startedAt) / 1000, 3);
+    for (const stage of ['Compile', 'Publish', 'Rollout']) expect(w.runMetrics[0].stages.find((s) => s.stage === stage)!.seconds).toBeGreaterThan(0);
     for (const c of CLASSES) {
       for (const ring of [`${c}-ring1`, `${c}-ring2`]) {
         expect(w.fleets[ring].calls('CreateDeployment')).toHaveLength(1);
@@ -48,6 +57,9 @@ describe('the mixed-fleet pipeline, run end to end by the local executor', () =>
     expect(result.cause).toMatch(/rasp4b: rasp4b failed the gate: accuracy 0\.52/);
     for (const ring of RINGS) expect(w.fleets[ring].calls('CreateDeployment')).toHaveLength(0);
     expect(w.notifications.map((n) => n.event)).toEqual(['RUN_STARTED', 'GATE_FAILED']);
+    // The gate never finished: only the stages before it are timed.
+    expect(w.runMetrics.map((m) => m.outcome)).toEqual(['GATE_FAILED']);
+    expect(stagesOf(w)).toEqual(['Compile', 'Publish', 'Canary']);
   });
 
   test('an approval rejected: no fleet changes, and the rejection is notified', async () => {
@@ -58,6 +70,8 @@ describe('the mixed-fleet pipeline, run end to end by the local executor', () =>
     expect(result.cause).toBe('rejected by approver@example.com: wait for the holiday freeze to end');
     for (const ring of RINGS) expect(w.fleets[ring].calls('CreateDeployment')).toHaveLength(0);
     expect(w.notifications.map((n) => n.event)).toEqual(['RUN_STARTED', 'APPROVAL_REQUESTED', 'APPROVAL_REJECTED']);
+    expect(w.runMetrics.map((m) => m.outcome)).toEqual(['APPROVAL_REJECTED']);
+    expect(stagesOf(w)).toEqual(['Compile', 'Publish', 'Canary', 'Gate']);
   });
 
   test('an abort in ring 2 puts rings 1 and 2 back on the last good release; the next classes are never touched', async () => {
@@ -81,6 +95,8 @@ describe('the mixed-fleet pipeline, run end to end by the local executor', () =>
       expect(w.fleets[ring].calls('CreateDeployment').length).toBe(before[ring]);
     }
     expect(w.notifications.at(-1)).toMatchObject({ event: 'ROLLOUT_REVERTED', error: 'RolloutReverted' });
+    expect(w.runMetrics.map((m) => m.outcome)).toEqual(['RELEASED', 'ROLLOUT_REVERTED']);
+    expect(stagesOf(w)).toEqual(['Compile', 'Publish', 'Canary', 'Gate', 'Approval']);
   });
 });
 

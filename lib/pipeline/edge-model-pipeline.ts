@@ -31,6 +31,7 @@ import { AbortCriteria, Rollout } from '../fleet/rollout';
 import { ArtifactStore } from '../package/artifact-store';
 import { ArtifactKind, ComponentPublishing } from '../package/component-publishing';
 import { ComponentPlatform } from '../package/recipe';
+import { RUN_OUTCOMES, RUN_STAGES } from './run-stages';
 
 /** One device class of a pipeline: what it runs on, how it is compiled, where it is tested and rolled out. */
 export interface PipelineDeviceClass {
@@ -250,6 +251,31 @@ export class EdgeModelPipeline extends Construct {
     }));
     const gate = new QualityGate(this, 'Gate', { store: this.store, canaries, thresholds: props.thresholds });
 
+    // Stage durations and run outcomes for the dashboard: a Pass state marks the end of each
+    // stage; the run-metrics handler turns the marks into metrics when the run ends.
+    const mark = (name: string) => new sfn.Pass(this, `Mark${name}`, {
+      stateName: `Mark ${name}`,
+      parameters: { 'at.$': '$$.State.EnteredTime' },
+      resultPath: `$.marks.${name}`,
+    });
+    const runMetrics = new BundledHandler(this, 'RunMetrics', {
+      handlerName: 'run-metrics',
+      description: 'cdk-edge-model-pipeline: writes stage durations and the run outcome as metrics',
+      timeout: Duration.seconds(10),
+      memorySize: 128,
+    });
+    acknowledge(stack, 'LAMBDA_INVOKE_VERSIONS', [nagResource(this, `${runMetrics.function.functionArn}:*`)]);
+    // Metrics never hold up the run: a failed invocation goes straight on to the notification.
+    const recordRun = (name: string, outcome: string, then: sfn.State) => {
+      const record = runMetrics.invoke(this, `RecordRun${name}`, {
+        stateName: `RecordRun${name}`,
+        payload: { 'pipeline': props.pipelineName, 'runId.$': '$.runId', 'outcome': outcome, 'marks.$': '$.marks' },
+        resultPath: sfn.JsonPath.DISCARD,
+      });
+      record.addCatch(then, { resultPath: '$.metricsError' });
+      return record.next(then);
+    };
+
     const fail = (name: string, error: string, event: string, cause: string) => {
       const notify = new tasks.SnsPublish(this, `Notify${name}`, {
         stateName: `Notify${name}`,
@@ -259,7 +285,7 @@ export class EdgeModelPipeline extends Construct {
       });
       const failState = new sfn.Fail(this, `${name}Failed`, { stateName: `${name}Failed`, error, causePath: `${cause}.Cause` });
       notify.next(failState);
-      return notify;
+      return recordRun(name, event, notify);
     };
     const gateFailed = fail('GateFailed', 'QualityGateFailed', 'GATE_FAILED', '$.failure');
     gate.endStates.forEach((s) => (s as sfn.TaskStateBase).addCatch?.(gateFailed, { errors: ['QualityGateFailed'], resultPath: '$.failure' }));
@@ -412,16 +438,19 @@ export class EdgeModelPipeline extends Construct {
       resultPath: sfn.JsonPath.DISCARD,
     });
 
-    const definition = sfn.Chain.start(start)
+    const definition = sfn.Chain.start(mark('started'))
+      .next(start)
       .next(compileStage)
+      .next(mark('compiled'))
       .next(publishing)
+      .next(mark('published'))
       .next(canaries[0]);
     let cursor: sfn.Chain = definition;
     for (const canary of canaries.slice(1)) cursor = cursor.next(canary);
-    cursor = cursor.next(gate);
-    if (approvalState) cursor = cursor.next(approvalState);
+    cursor = cursor.next(mark('evaluated')).next(gate).next(mark('gated'));
+    if (approvalState) cursor = cursor.next(approvalState).next(mark('approved'));
     cursor.next(rollouts!);
-    last!.next(released);
+    last!.next(mark('rolledOut')).next(recordRun('Released', 'RELEASED', released));
 
     const machine = new PipelineStateMachine(this, 'StateMachine', { definition, timeout });
     this.stateMachine = machine.stateMachine;
@@ -527,6 +556,20 @@ export class EdgeModelPipeline extends Construct {
         [
           new cloudwatch.GraphWidget({ title: 'Runs', left: [this.stateMachine.metricStarted(), this.stateMachine.metricSucceeded(), this.stateMachine.metricFailed()], width: 12 }),
           new cloudwatch.GraphWidget({ title: 'Run duration', left: [this.stateMachine.metricTime({ statistic: 'Average' })], width: 12 }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Stage durations (seconds, finished stages)',
+            left: RUN_STAGES.filter((stage) => stage !== 'Approval' || props.approval)
+              .map((stage) => m('StageDurationSeconds', 'Average', { Pipeline: props.pipelineName, Stage: stage }).with({ label: stage })),
+            width: 12,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Run outcomes',
+            left: RUN_OUTCOMES.filter((outcome) => outcome !== 'APPROVAL_REJECTED' || props.approval)
+              .map((outcome) => m('Runs', 'Sum', { Pipeline: props.pipelineName, Outcome: outcome }).with({ label: outcome })),
+            width: 12,
+          }),
         ],
         [
           new cloudwatch.GraphWidget({ title: 'Gate verdicts', left: [m('GatePassed'), m('GateFailed')], width: 8 }),

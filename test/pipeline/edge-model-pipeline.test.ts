@@ -137,4 +137,22 @@ describe('EdgeModelPipeline resources', () => {
     expect(alarms).toHaveLength(3);
     for (const a of alarms) expect(JSON.stringify(a.Properties.AlarmActions)).toContain('PipelineNotifications');
   });
+
+  test('the dashboard graphs every stage\'s duration and every run outcome of this pipeline, approval only when there is one', () => {
+    const widgets = (approval: boolean) => {
+      const s = setup(() => (approval ? { approval: {} } : {}));
+      s.pipeline();
+      const body = Object.values(Template.fromStack(s.stack).findResources('AWS::CloudWatch::Dashboard'))[0].Properties.DashboardBody;
+      // The body is an Fn::Join of text and tokens; the metric definitions are in the text.
+      return JSON.stringify(body);
+    };
+    const without = widgets(false);
+    for (const stage of ['Compile', 'Publish', 'Canary', 'Gate', 'Rollout']) expect(without).toContain(`\\"StageDurationSeconds\\",\\"Pipeline\\",\\"cams\\",\\"Stage\\",\\"${stage}\\"`);
+    expect(without).not.toContain('\\"Stage\\",\\"Approval\\"');
+    expect(without).not.toContain('APPROVAL_REJECTED');
+    for (const outcome of ['RELEASED', 'GATE_FAILED', 'ROLLOUT_REVERTED']) expect(without).toContain(`\\"Outcome\\",\\"${outcome}\\"`);
+    const withApproval = widgets(true);
+    expect(withApproval).toContain('\\"Stage\\",\\"Approval\\"');
+    expect(withApproval).toContain('\\"Outcome\\",\\"APPROVAL_REJECTED\\"');
+  });
 });

@@ -3,6 +3,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { approval, ApprovalDeps, DecideEvent, RequestEvent } from '../../../lambda/approval/index';
 import { handle } from '../../../lambda/rollout-ledger/index';
+import { runMetrics, RunMetricsEvent, RunMetricsResult } from '../../../lambda/run-metrics/index';
 import { Ledger } from '../../../lambda/shared/ledger';
 import { MixedFleetPipelineStack } from '../../../examples/pipelines';
 import { fixture, makeTarGz, neoCompiledFiles } from '../../../test/support/archives';
@@ -40,6 +41,8 @@ export class MixedFleetWorld {
   public readonly notifications: Record<string, unknown>[] = [];
   public readonly fleets: Record<string, FakeFleet> = Object.fromEntries(RINGS.map((g) => [g, new FakeFleet(`${g}: `, 60, this.ledger, this.clock)]));
   public readonly ringReverts: Record<string, unknown>[] = [];
+  /** What the run-metrics handler reported at the end of each run. */
+  public readonly runMetrics: RunMetricsResult[] = [];
   public canary = new FakeCanary((group) => [`${group}-a`, `${group}-b`], this.ledger);
   public decision: Decision = { approve: true, comment: 'looks good' };
   private publishing?: FakePublishing;
@@ -84,7 +87,13 @@ export class MixedFleetWorld {
       topicArn: 'arn:aws:sns:eu-west-1:111122223333:notifications', functionName: 'approval',
     };
     const ringLedger: TaskHandler = async (input) => (await handle(input as never, new Ledger('ledger', this.ledger.client()), new Date(this.clock.now))) as Json;
+    const metrics: TaskHandler = (input) => {
+      const result = runMetrics(input as unknown as RunMetricsEvent, new Date(this.clock.now));
+      this.runMetrics.push(result);
+      return result as unknown as Json;
+    };
     const handlers: Record<string, TaskHandler> = {
+      RecordRunReleased: metrics, RecordRunGateFailed: metrics, RecordRunRejected: metrics,
       NotifyRunStarted: notify, NotifyGateFailed: notify, NotifyRejected: notify, NotifyReleased: notify,
       RequestApproval: async (input) => {
         const event = (input as unknown as { Payload: RequestEvent }).Payload;
@@ -106,6 +115,7 @@ export class MixedFleetWorld {
         return { DeploymentId: `revert-${this.ringReverts.length}` };
       };
       handlers[`NotifyReverted${i}`] = notify;
+      handlers[`RecordRunReverted${i}`] = metrics;
     });
     return handlers;
   }
