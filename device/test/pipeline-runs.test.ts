@@ -38,6 +38,16 @@ describe('the mixed-fleet pipeline, run end to end by the local executor', () =>
     }
     expect(w.notifications.map((n) => n.event)).toEqual(['RUN_STARTED', 'APPROVAL_REQUESTED', 'RELEASED']);
     expect(w.notifications[2]).toMatchObject({ report: `s3://${BUCKET}/reports/resnet18-v3/report.html` });
+    // Every ring gets the chosen variant and the edge agent serving it (the telemetry behind the latency alarm).
+    const chosen = w.notifications[2].chosen as Record<string, string>;
+    for (const c of CLASSES) {
+      const [deployed] = components(w.fleets[`${c}-ring1`]) as Record<string, { ComponentVersion: string; ConfigurationUpdate?: { Merge: string } }>[];
+      const model = `com.example.mixed-fleet.${c}`;
+      expect(Object.keys(deployed).sort()).toEqual(['cdk-edge-model-pipeline.EdgeAgent', model]);
+      const serve = JSON.parse(deployed['cdk-edge-model-pipeline.EdgeAgent'].ConfigurationUpdate!.Merge) as Record<string, string>;
+      expect(serve).toEqual({ mode: 'serve', runId: 'resnet18-v3', variant: chosen[c], modelPath: expect.any(String) });
+      expect(serve.modelPath).toMatch(new RegExp(`^/greengrass/v2/packages/artifacts-unarchived/${model.replace(/\./g, '\\.')}/${deployed[model].ComponentVersion.replace(/\./g, '\\.')}/[0-9a-f]{64}$`));
+    }
     // Ring 2 started only after ring 1 was healthy.
     const order = result.entered.filter((s) => /ring[12]: CreateDeployment$/.test(s));
     expect(order.slice(0, 2)).toEqual(['jetson-nano-ring1: CreateDeployment', 'jetson-nano-ring2: CreateDeployment']);
@@ -82,12 +92,18 @@ describe('the mixed-fleet pipeline, run end to end by the local executor', () =>
     expect(result).toMatchObject({ status: 'FAILED', error: 'RolloutReverted' });
     expect(result.cause).toContain('The abort criteria fired');
     // Ring 1 got v4, ring 2 got v4 then its own revert.
-    expect(components(w.fleets['jetson-nano-ring1']).slice(before['jetson-nano-ring1'])).toEqual([{ 'com.example.mixed-fleet.jetson-nano': { ComponentVersion: expect.any(String) } }]);
-    const v3 = (w.ledger.get('GROUP#jetson-nano-ring1', 'LAST_GOOD') as { components: Record<string, string> }).components['com.example.mixed-fleet.jetson-nano'];
-    // Every ring of the class goes back to v3, ring 1 included.
+    const [v4] = components(w.fleets['jetson-nano-ring1']).slice(before['jetson-nano-ring1']) as Record<string, { ConfigurationUpdate?: { Merge: string } }>[];
+    expect(JSON.parse(v4['cdk-edge-model-pipeline.EdgeAgent'].ConfigurationUpdate!.Merge)).toMatchObject({ mode: 'serve', runId: 'resnet18-v4' });
+    const v3 = w.ledger.get('GROUP#jetson-nano-ring1', 'LAST_GOOD') as { components: Record<string, string>; configurations: Record<string, string> };
+    // Every ring of the class goes back to v3, ring 1 included, with the agent serving v3 again.
+    const v3Deployment = {
+      'com.example.mixed-fleet.jetson-nano': { ComponentVersion: v3.components['com.example.mixed-fleet.jetson-nano'] },
+      'cdk-edge-model-pipeline.EdgeAgent': { ComponentVersion: v3.components['cdk-edge-model-pipeline.EdgeAgent'], ConfigurationUpdate: { Merge: v3.configurations['cdk-edge-model-pipeline.EdgeAgent'] } },
+    };
+    expect(JSON.parse(v3.configurations['cdk-edge-model-pipeline.EdgeAgent'])).toMatchObject({ mode: 'serve', runId: 'resnet18-v3' });
     expect(w.ringReverts.map((d) => [d.TargetArn, d.Components])).toEqual([
-      ['arn:aws:iot:eu-west-1:111122223333:thinggroup/jetson-nano-ring1', { 'com.example.mixed-fleet.jetson-nano': { ComponentVersion: v3 } }],
-      ['arn:aws:iot:eu-west-1:111122223333:thinggroup/jetson-nano-ring2', { 'com.example.mixed-fleet.jetson-nano': { ComponentVersion: v3 } }],
+      ['arn:aws:iot:eu-west-1:111122223333:thinggroup/jetson-nano-ring1', v3Deployment],
+      ['arn:aws:iot:eu-west-1:111122223333:thinggroup/jetson-nano-ring2', v3Deployment],
     ]);
     expect(w.ledger.get('GROUP#jetson-nano-ring1', 'LAST_GOOD')).toMatchObject({ runId: 'resnet18-v3' });
     expect(w.ledger.get('GROUP#jetson-nano-ring2', 'LAST_GOOD')).toMatchObject({ runId: 'resnet18-v3' });

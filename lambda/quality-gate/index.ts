@@ -12,7 +12,7 @@ export interface GateEvent {
   readonly thresholds: Thresholds;
   readonly classes: {
     readonly deviceClass: string;
-    readonly variants: { readonly variant: string; readonly componentVersion?: string; readonly sizeBytes?: number | null; readonly results: DeviceResult[] }[];
+    readonly variants: { readonly variant: string; readonly componentVersion?: string; readonly sha256?: string; readonly sizeBytes?: number | null; readonly results: DeviceResult[] }[];
   }[];
 }
 
@@ -22,8 +22,11 @@ export interface GateResult {
   readonly htmlReportS3Uri: string;
   /** Per class, the variant that goes to the fleet. */
   readonly chosen: Record<string, string | null>;
-  /** Per class (dashes as underscores, for JSONPath), the chosen variant and its component version. */
-  readonly releases: Record<string, { variant: string; componentVersion: string | null } | null>;
+  /**
+   * Per class (dashes as underscores, for JSONPath), the chosen variant, its
+   * component version and its package's SHA-256 (the artifact's folder on the devices).
+   */
+  readonly releases: Record<string, { variant: string; componentVersion: string | null; sha256: string | null } | null>;
   readonly classes: ClassDecision[];
 }
 
@@ -72,7 +75,7 @@ export async function gate(event: GateEvent, bucket: string, prefix: string, cli
     chosen: Object.fromEntries(report.classes.map((c) => [c.deviceClass, c.chosen])),
     releases: Object.fromEntries(report.classes.map((c, i) => {
       const chosen = event.classes[i].variants.find((v) => v.variant === c.chosen);
-      return [c.deviceClass.replace(/-/g, '_'), chosen ? { variant: chosen.variant, componentVersion: chosen.componentVersion ?? null } : null];
+      return [c.deviceClass.replace(/-/g, '_'), chosen ? { variant: chosen.variant, componentVersion: chosen.componentVersion ?? null, sha256: chosen.sha256 ?? null } : null];
     })),
     classes: report.classes,
   };

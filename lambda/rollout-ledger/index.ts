@@ -39,7 +39,7 @@ export interface HealthyEvent {
   readonly runId: string;
   readonly deviceClass: string;
   readonly deploymentId: string;
-  readonly components: Record<string, { ComponentVersion: string }>;
+  readonly components: Record<string, DeployedComponent>;
   readonly counts: ExecutionCounts;
 }
 
@@ -86,12 +86,27 @@ export function verdict(counts: ExecutionCounts, maxFailurePercentage: number): 
   return { healthy, executed, failed, failurePercentage, reason };
 }
 
-const versions = (components: Record<string, { ComponentVersion: string }>) =>
+/** A component of a CreateDeployment request, as the state machine deploys it. */
+export interface DeployedComponent {
+  readonly ComponentVersion: string;
+  readonly ConfigurationUpdate?: { readonly Merge?: string };
+}
+
+const versions = (components: Record<string, DeployedComponent>) =>
   Object.fromEntries(Object.entries(components).map(([name, c]) => [name, c.ComponentVersion]));
 
-/** The last-good release as a Components map for CreateDeployment. */
-function asComponents(release: LastGoodRelease): Record<string, { ComponentVersion: string }> {
-  return Object.fromEntries(Object.entries(release.components).map(([name, version]) => [name, { ComponentVersion: version }]));
+/** The configuration merged into each component deployed with one; undefined when none was. */
+function configurations(components: Record<string, DeployedComponent>): Record<string, string> | undefined {
+  const merged = Object.entries(components).filter(([, c]) => typeof c.ConfigurationUpdate?.Merge === 'string');
+  return merged.length ? Object.fromEntries(merged.map(([name, c]) => [name, c.ConfigurationUpdate!.Merge!])) : undefined;
+}
+
+/** The last-good release as a Components map for CreateDeployment, each configuration merged again. */
+function asComponents(release: LastGoodRelease): Record<string, DeployedComponent> {
+  return Object.fromEntries(Object.entries(release.components).map(([name, version]) => {
+    const merge = release.configurations?.[name];
+    return [name, merge === undefined ? { ComponentVersion: version } : { ComponentVersion: version, ConfigurationUpdate: { Merge: merge } }];
+  }));
 }
 
 export async function handle(event: RolloutLedgerEvent, ledger: Ledger, now = new Date()): Promise<unknown> {
@@ -115,7 +130,10 @@ export async function handle(event: RolloutLedgerEvent, ledger: Ledger, now = ne
       return out;
     }
     case 'healthy': {
-      await ledger.markHealthy(event.group, { runId: event.runId, deploymentId: event.deploymentId, components: versions(event.components) });
+      const merged = configurations(event.components);
+      await ledger.markHealthy(event.group, {
+        runId: event.runId, deploymentId: event.deploymentId, components: versions(event.components), ...(merged ? { configurations: merged } : {}),
+      });
       await ledger.recordRelease(event.runId, event.deviceClass, { [`deployment#${event.group}`]: event.deploymentId, status: 'RELEASED', counts: event.counts });
       log('INFO', 'rollout healthy: recorded as the last good release', { group: event.group, runId: event.runId, deploymentId: event.deploymentId });
       return { recorded: true };

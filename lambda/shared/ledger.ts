@@ -82,7 +82,9 @@ export class Ledger {
   public async markHealthy(group: string, release: Omit<LastGoodRelease, 'pk' | 'sk' | 'at'>): Promise<void> {
     const at = new Date().toISOString();
     await this.client.send(new PutCommand({ TableName: this.table, Item: { pk: `GROUP#${group}`, sk: 'LAST_GOOD', ...release, at } }));
-    await this.history(group, release.deploymentId, { status: 'HEALTHY', runId: release.runId, components: release.components, at });
+    await this.history(group, release.deploymentId, {
+      status: 'HEALTHY', runId: release.runId, components: release.components, ...(release.configurations ? { configurations: release.configurations } : {}), at,
+    });
   }
 
   /** Writes one rollout's end into the group's history. */
@@ -98,5 +100,11 @@ export interface LastGoodRelease {
   readonly deploymentId: string;
   /** Component name → version: the whole set the group ran. */
   readonly components: Record<string, string>;
+  /**
+   * Component name → the configuration merged into it (JSON text), for the
+   * components deployed with one (the edge agent in serve mode), so a revert
+   * puts the configuration back with the version.
+   */
+  readonly configurations?: Record<string, string>;
   readonly at: string;
 }

@@ -47,3 +47,15 @@ export function compilationJobName(prefix: string, runId: string, variant: strin
   const name = body ? `${prefix}-${body}-${hash}` : `${prefix}-${hash}`;
   return name.replace(/-{2,}/g, '-');
 }
+
+/** Where Greengrass unpacks the archived artifacts of every version of a component on a device. */
+export const GREENGRASS_ROOT = '/greengrass/v2';
+
+/**
+ * The folder under which Greengrass unpacks `componentName`'s archives:
+ * `{root}/packages/artifacts-unarchived/{componentName}`, then
+ * `/{version}/{archive name without .zip}` (the package's SHA-256 here).
+ */
+export function unarchivedArtifactsDir(componentName: string, root: string = GREENGRASS_ROOT): string {
+  return `${root}/packages/artifacts-unarchived/${componentName}`;
+}

@@ -11,6 +11,7 @@ import { EdgeFleet } from '../fleet/edge-fleet';
 import { createDeploymentTask, deploymentArns } from '../fleet/deployment';
 import { ReleaseLedger } from '../fleet/release-ledger';
 import { CanaryResults } from './canary-results';
+import { GREENGRASS_ROOT, unarchivedArtifactsDir } from '../core/naming';
 
 /** Error names the canary fragment ends with. */
 export enum CanaryEvaluationError {
@@ -103,7 +104,7 @@ export class CanaryEvaluation extends sfn.StateMachineFragment {
     const heartbeatSeconds = props.heartbeat?.toSeconds() ?? timeoutSeconds;
     const quorum = props.quorumPercentage ?? 100;
     const candidatesPath = props.candidatesPath ?? '$.candidates';
-    const root = props.greengrassRoot ?? '/greengrass/v2';
+    const root = props.greengrassRoot ?? GREENGRASS_ROOT;
     const problems = new ProblemCollector();
     checkIntegerRange(problems, 'timeout', timeoutSeconds, 300, 86400, 'seconds');
     checkIntegerRange(problems, 'heartbeat', heartbeatSeconds, 60, timeoutSeconds, 'seconds (and at most the timeout)');
@@ -138,7 +139,7 @@ export class CanaryEvaluation extends sfn.StateMachineFragment {
         'mode': 'benchmark',
         'runId.$': '$.runId',
         'variant.$': '$.candidate.variant',
-        'modelPath.$': `States.Format('${root}/packages/artifacts-unarchived/${props.modelComponentName}/{}/{}', $.candidate.componentVersion, $.candidate.sha256)`,
+        'modelPath.$': `States.Format('${unarchivedArtifactsDir(props.modelComponentName, root)}/{}/{}', $.candidate.componentVersion, $.candidate.sha256)`,
         'datasetPath': props.datasetPath,
       },
       resultPath: '$.agentConfiguration',
@@ -194,6 +195,7 @@ export class CanaryEvaluation extends sfn.StateMachineFragment {
       parameters: {
         'variant.$': '$.candidate.variant',
         'componentVersion.$': '$.candidate.componentVersion',
+        'sha256.$': '$.candidate.sha256',
         'results.$': '$.outcome.results',
         'expected.$': '$.outcome.expected',
         'reported.$': '$.outcome.reported',

@@ -14,12 +14,12 @@ import { acknowledge, nagResource } from '../core/acknowledgements';
 import { checkIntegerRange, isUnresolved, ProblemCollector } from '../core/errors';
 import { BundledHandler } from '../core/handler';
 import { createKey } from '../core/keys';
-import { NAME_PREFIX_MAX, NAME_PREFIX_PATTERN } from '../core/naming';
+import { NAME_PREFIX_MAX, NAME_PREFIX_PATTERN, unarchivedArtifactsDir } from '../core/naming';
 import { PipelineStateMachine } from '../core/state-machine';
 import { ModelDescription, ModelSource } from '../compile/model-source';
 import { NeoCompilation } from '../compile/neo-compilation';
 import { CompilationVariant } from '../compile/variant';
-import { AGENT_TOPICS, EdgeAgentComponent } from '../device/edge-agent-component';
+import { AGENT_TOPICS, AgentMode, EdgeAgentComponent } from '../device/edge-agent-component';
 import { CanaryEvaluation } from '../evaluate/canary-evaluation';
 import { CanaryResults } from '../evaluate/canary-results';
 import { addThresholdProblems, QualityGate, QualityThresholds } from '../evaluate/quality-gate';
@@ -356,12 +356,27 @@ export class EdgeModelPipeline extends Construct {
         payload: { op: 'rings', rings },
         resultPath: `$.rings.${ck}`,
       }));
+      chain(new sfn.Pass(this, `ServeConfiguration${i}`, {
+        stateName: `${c.name}: ServeConfiguration`,
+        comment: 'The edge agent serves the chosen variant and reports latency telemetry',
+        parameters: {
+          'mode': AgentMode.SERVE,
+          'runId.$': '$.runId',
+          'variant.$': `$.gate.releases.${ck}.variant`,
+          'modelPath.$': `States.Format('${unarchivedArtifactsDir(componentName)}/{}/{}', $.gate.releases.${ck}.componentVersion, $.gate.releases.${ck}.sha256)`,
+        },
+        resultPath: '$.serveConfiguration',
+      }));
       chain(new sfn.Pass(this, `ChooseRelease${i}`, {
         stateName: `${c.name}: ChooseRelease`,
-        comment: 'The variant the gate chose, and the edge agent in serve mode',
+        comment: 'The variant the gate chose, and the edge agent serving it',
         parameters: {
           components: {
             [componentName]: { 'ComponentVersion.$': `$.gate.releases.${ck}.componentVersion` },
+            [this.agent.componentName]: {
+              ComponentVersion: this.agent.componentVersion,
+              ConfigurationUpdate: { 'Merge.$': 'States.JsonToString($.serveConfiguration)' },
+            },
           },
         },
         resultPath: '$.release',

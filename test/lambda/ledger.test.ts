@@ -75,6 +75,17 @@ describe('the rollout ledger handler', () => {
     expect(table.get('RELEASE#r1', 'CLASS#cam')).toMatchObject({ status: 'RELEASED', 'deployment#cams': 'd1' });
   });
 
+  test('a configuration deployed with a component comes back with it, so a revert restores what the agent served', async () => {
+    const ledger = new Ledger('ledger', new MemoryTable().client());
+    const serve = JSON.stringify({ mode: 'serve', modelPath: '/greengrass/v2/packages/artifacts-unarchived/com.example.cam/1.0.4/abc' });
+    const deployed = { 'com.example.cam': { ComponentVersion: '1.0.4' }, 'agent': { ComponentVersion: '0.1.0', ConfigurationUpdate: { Merge: serve } } };
+    await handle({ op: 'healthy', group: 'cams', runId: 'r1', deviceClass: 'cam', deploymentId: 'd1', components: deployed, counts: {} }, ledger);
+    expect(await handle({ op: 'prepare', group: 'cams', runId: 'r2', budgetSeconds: 60 }, ledger)).toMatchObject({ lastGood: { components: deployed } });
+    expect(await handle({ op: 'rings', rings: [{ group: 'cams', groupArn: 'arn' }] }, ledger)).toEqual([
+      { group: 'cams', groupArn: 'arn', hasLastGood: true, lastGood: { runId: 'r1', components: deployed } },
+    ]);
+  });
+
   test('a revert is recorded in the release and the group history', async () => {
     const table = new MemoryTable();
     const ledger = new Ledger('ledger', table.client());
