@@ -53,6 +53,15 @@ describe('the mixed-fleet pipeline, run end to end by the local executor', () =>
     expect(order.slice(0, 2)).toEqual(['jetson-nano-ring1: CreateDeployment', 'jetson-nano-ring2: CreateDeployment']);
   });
 
+  test('a run-metrics failure never holds up a release or its notification', async () => {
+    const w = new World();
+    w.metricsFail = true;
+    const result = await w.run('resnet18-v3');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.entered).toContain('RecordRunReleased');
+    expect(w.notifications.map((n) => n.event)).toEqual(['RUN_STARTED', 'APPROVAL_REQUESTED', 'RELEASED']);
+  });
+
   test('a gate failure changes no fleet', async () => {
     const w = new World();
     // Every canary device of the Pis runs the pruned model: it really scores 52 %.

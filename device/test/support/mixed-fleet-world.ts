@@ -43,6 +43,8 @@ export class MixedFleetWorld {
   public readonly ringReverts: Record<string, unknown>[] = [];
   /** What the run-metrics handler reported at the end of each run. */
   public readonly runMetrics: RunMetricsResult[] = [];
+  /** Makes the run-metrics handler fail, as a Lambda error would. */
+  public metricsFail = false;
   public canary = new FakeCanary((group) => [`${group}-a`, `${group}-b`], this.ledger);
   public decision: Decision = { approve: true, comment: 'looks good' };
   private publishing?: FakePublishing;
@@ -88,6 +90,7 @@ export class MixedFleetWorld {
     };
     const ringLedger: TaskHandler = async (input) => (await handle(input as never, new Ledger('ledger', this.ledger.client()), new Date(this.clock.now))) as Json;
     const metrics: TaskHandler = (input) => {
+      if (this.metricsFail) throw Object.assign(new Error('Task timed out after 10.00 seconds'), { name: 'Sandbox.Timedout' });
       const result = runMetrics(input as unknown as RunMetricsEvent, new Date(this.clock.now));
       this.runMetrics.push(result);
       return result as unknown as Json;
