@@ -1,6 +1,7 @@
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { NamedError } from '../shared/errors';
 import { log } from '../shared/log';
+import { countsByClass } from '../shared/metrics';
 import { chooseVariant, ClassDecision, DeviceResult, judgeVariant, Thresholds } from './gate';
 import { renderHtml, RunReport } from './report';
 
@@ -83,8 +84,7 @@ export async function gate(event: GateEvent, bucket: string, prefix: string, cli
     // CloudWatch Embedded Metric Format: gate verdicts per device class, for the dashboard.
     log('INFO', 'quality gate decided', {
       runId: event.runId, deviceClass: c.deviceClass, pass: c.pass, chosen: c.chosen,
-      _aws: { Timestamp: now.getTime(), CloudWatchMetrics: [{ Namespace: 'EdgeModelPipeline', Dimensions: [['DeviceClass']], Metrics: [{ Name: 'GatePassed', Unit: 'Count' }, { Name: 'GateFailed', Unit: 'Count' }] }] },
-      DeviceClass: c.deviceClass,
+      ...countsByClass(['GatePassed', 'GateFailed'], c.deviceClass, now),
       GatePassed: c.pass ? 1 : 0,
       GateFailed: c.pass ? 0 : 1,
     });

@@ -1,6 +1,7 @@
 import { NamedError } from '../shared/errors';
 import { LastGoodRelease, Ledger } from '../shared/ledger';
 import { log } from '../shared/log';
+import { countsByClass } from '../shared/metrics';
 
 export const ROLLOUT_INPUT_INVALID = 'RolloutInputInvalid';
 
@@ -144,8 +145,7 @@ export async function handle(event: RolloutLedgerEvent, ledger: Ledger, now = ne
       log('WARN', 'rollout reverted', {
         group: event.group, runId: event.runId, deploymentId: event.deploymentId, revertDeploymentId: event.revertDeploymentId, reason: event.reason,
         // CloudWatch Embedded Metric Format: the pipeline's revert alarm watches this.
-        _aws: { Timestamp: now.getTime(), CloudWatchMetrics: [{ Namespace: 'EdgeModelPipeline', Dimensions: [['DeviceClass']], Metrics: [{ Name: 'Reverts', Unit: 'Count' }] }] },
-        DeviceClass: event.deviceClass,
+        ...countsByClass(['Reverts'], event.deviceClass, now),
         Reverts: 1,
       });
       return { recorded: true };

@@ -102,6 +102,13 @@ export interface QualityGateProps {
   readonly canaries: CanaryEvaluation[];
   /** The thresholds. */
   readonly thresholds: QualityThresholds;
+  /**
+   * The pipeline this belongs to: its metrics are then counted by Pipeline
+   * as well as by DeviceClass, so one pipeline's alarms see only its runs.
+   *
+   * @default - metrics by DeviceClass only
+   */
+  readonly pipelineName?: string;
 }
 
 /**
@@ -133,7 +140,7 @@ export class QualityGate extends sfn.StateMachineFragment {
       description: 'cdk-edge-model-pipeline: decides from canary results which variant of each device class may go to the fleet, and writes the run report',
       timeout: Duration.minutes(1),
       memorySize: 512,
-      environment: { STORE_BUCKET: props.store.bucket.bucketName, REPORT_PREFIX: ArtifactStore.REPORT_PREFIX },
+      environment: { STORE_BUCKET: props.store.bucket.bucketName, REPORT_PREFIX: ArtifactStore.REPORT_PREFIX, ...(props.pipelineName ? { PIPELINE_NAME: props.pipelineName } : {}) },
     });
     props.store.grantWrite(fn.role, ArtifactStore.REPORT_PREFIX);
     const baseline = t.baseline ?? AccuracyBaseline.measuredOnDevice();

@@ -83,6 +83,13 @@ export interface FleetRolloutProps {
    * @default true
    */
   readonly recordHealthy?: boolean;
+  /**
+   * The pipeline this belongs to: its metrics are then counted by Pipeline
+   * as well as by DeviceClass, so one pipeline's alarms see only its runs.
+   *
+   * @default - metrics by DeviceClass only
+   */
+  readonly pipelineName?: string;
 }
 
 /**
@@ -148,7 +155,7 @@ export class FleetRollout extends sfn.StateMachineFragment {
       description: 'cdk-edge-model-pipeline: keeps the release ledger of a fleet rollout (last good release, verdict, history)',
       timeout: Duration.seconds(30),
       memorySize: 256,
-      environment: { LEDGER_TABLE: props.ledger.table.tableName },
+      environment: { LEDGER_TABLE: props.ledger.table.tableName, ...(props.pipelineName ? { PIPELINE_NAME: props.pipelineName } : {}) },
     });
     props.ledger.grantWrite(ledgerFn.role);
     const ledgerCall = (state: string, payload: { [key: string]: unknown }, resultPath: string) =>

@@ -249,7 +249,7 @@ export class EdgeModelPipeline extends Construct {
       candidatesPath: `$.publish.classes[${i}].candidates`,
       quorumPercentage: c.quorumPercentage,
     }));
-    const gate = new QualityGate(this, 'Gate', { store: this.store, canaries, thresholds: props.thresholds });
+    const gate = new QualityGate(this, 'Gate', { store: this.store, canaries, thresholds: props.thresholds, pipelineName: props.pipelineName });
 
     // Stage durations and run outcomes for the dashboard: a Pass state marks the end of each
     // stage; the run-metrics handler turns the marks into metrics when the run ends.
@@ -387,6 +387,7 @@ export class EdgeModelPipeline extends Construct {
         rollout: c.rollout,
         abortCriteria: c.abortCriteria,
         recordHealthy: false,
+        pipelineName: props.pipelineName,
       }));
       let tail: sfn.INextable = ringChain[0].endStates[0];
       for (const next of ringChain.slice(1)) {
@@ -551,7 +552,8 @@ export class EdgeModelPipeline extends Construct {
       }),
       new cloudwatch.Alarm(this, 'Reverts', {
         alarmDescription: `${props.pipelineName}: a rollout was reverted`,
-        metric: new cloudwatch.MathExpression({ expression: 'SUM(SEARCH(\'{EdgeModelPipeline,DeviceClass} MetricName="Reverts"\', \'Sum\', 300))', period: Duration.minutes(5), label: 'Reverts' }),
+        // A plain metric: CloudWatch alarms cannot watch SEARCH expressions.
+        metric: m('Reverts', 'Sum', { Pipeline: props.pipelineName }),
         threshold: 1,
         evaluationPeriods: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -587,7 +589,7 @@ export class EdgeModelPipeline extends Construct {
           }),
         ],
         [
-          new cloudwatch.GraphWidget({ title: 'Gate verdicts', left: [m('GatePassed'), m('GateFailed')], width: 8 }),
+          new cloudwatch.GraphWidget({ title: 'Gate verdicts', left: [m('GatePassed', 'Sum', { Pipeline: props.pipelineName }), m('GateFailed', 'Sum', { Pipeline: props.pipelineName })], width: 8 }),
           new cloudwatch.GraphWidget({ title: 'Rollouts reverted', left: [this.alarms[1].metric], width: 8 }),
           new cloudwatch.GraphWidget({ title: 'Device latency p90 (serve mode)', left: [latency], width: 8, leftAnnotations: [{ value: alarmMs, label: 'alarm' }] }),
         ],

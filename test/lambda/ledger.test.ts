@@ -1,5 +1,6 @@
 import { Ledger } from '../../lambda/shared/ledger';
 import { handle, verdict } from '../../lambda/rollout-ledger/index';
+import { emittedAsync } from '../support/emitted';
 import { MemoryTable } from '../support/memory-table';
 
 describe('the release ledger', () => {
@@ -91,6 +92,24 @@ describe('the rollout ledger handler', () => {
     const ledger = new Ledger('ledger', table.client());
     await handle({ op: 'reverted', group: 'cams', runId: 'r2', deviceClass: 'cam', deploymentId: 'd2', revertDeploymentId: 'd3', reason: 'abort' }, ledger);
     expect(table.get('RELEASE#r2', 'CLASS#cam')).toMatchObject({ status: 'REVERTED', revertReason: 'abort' });
+  });
+
+  test('a revert is counted by device class; in a pipeline also by Pipeline, the dimension its revert alarm watches', async () => {
+    const ledger = new Ledger('ledger', new MemoryTable().client());
+    const revert = { op: 'reverted' as const, group: 'cams', runId: 'r2', deviceClass: 'cam', deploymentId: 'd2', revertDeploymentId: 'd3', reason: 'abort' };
+    const metricOf = (line: Record<string, unknown>) => (line._aws as { CloudWatchMetrics: { Dimensions: string[][]; Metrics: { Name: string }[] }[] }).CloudWatchMetrics[0];
+    const standalone = (await emittedAsync(() => handle(revert, ledger))).find((l) => l._aws)!;
+    expect(metricOf(standalone)).toEqual({ Namespace: 'EdgeModelPipeline', Dimensions: [['DeviceClass']], Metrics: [{ Name: 'Reverts', Unit: 'Count' }] });
+    expect(standalone).toMatchObject({ DeviceClass: 'cam', Reverts: 1 });
+    expect(standalone).not.toHaveProperty('Pipeline');
+    process.env.PIPELINE_NAME = 'cams-pipeline';
+    try {
+      const inPipeline = (await emittedAsync(() => handle(revert, ledger))).find((l) => l._aws)!;
+      expect(metricOf(inPipeline).Dimensions).toEqual([['Pipeline'], ['Pipeline', 'DeviceClass']]);
+      expect(inPipeline).toMatchObject({ Pipeline: 'cams-pipeline', DeviceClass: 'cam', Reverts: 1 });
+    } finally {
+      delete process.env.PIPELINE_NAME;
+    }
   });
 
   test('an unknown op is refused', async () => {

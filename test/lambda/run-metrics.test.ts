@@ -1,26 +1,8 @@
 import { OUTCOMES, runMetrics, RunMetricsEvent, STAGES } from '../../lambda/run-metrics/index';
 import { RUN_OUTCOMES, RUN_STAGES } from '../../lib/pipeline/run-stages';
+import { emitted } from '../support/emitted';
 
 const at = (iso: string) => ({ at: iso });
-
-/** The JSON lines the handler writes to stdout while `fn` runs. */
-function emitted(fn: () => void): Record<string, unknown>[] {
-  const lines: string[] = [];
-  const level = process.env.LOG_LEVEL;
-  process.env.LOG_LEVEL = 'INFO';
-  const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    lines.push(String(chunk));
-    return true;
-  });
-  try {
-    fn();
-  } finally {
-    spy.mockRestore();
-    if (level === undefined) delete process.env.LOG_LEVEL;
-    else process.env.LOG_LEVEL = level;
-  }
-  return lines.join('').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-}
 
 const released: RunMetricsEvent = {
   pipeline: 'cams',

@@ -138,6 +138,21 @@ describe('EdgeModelPipeline resources', () => {
     for (const a of alarms) expect(JSON.stringify(a.Properties.AlarmActions)).toContain('PipelineNotifications');
   });
 
+  test('every alarm watches plain metrics (CloudWatch alarms cannot watch SEARCH), and the revert alarm only this pipeline\'s reverts', () => {
+    const s = setup();
+    s.pipeline();
+    const t = Template.fromStack(s.stack);
+    expect(JSON.stringify(t.findResources('AWS::CloudWatch::Alarm'))).not.toMatch(/SEARCH/);
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'EdgeModelPipeline', MetricName: 'Reverts', Dimensions: [{ Name: 'Pipeline', Value: 'cams' }], Statistic: 'Sum' });
+    // The functions that write the gate and revert metrics know the pipeline, so they count by it.
+    const envs = Object.values(t.findResources('AWS::Lambda::Function')).map((f) => (f as { Properties: { Description: string; Environment?: { Variables?: Record<string, unknown> } } }).Properties);
+    for (const what of ['decides from canary results', 'ledger of a fleet rollout']) {
+      const fns = envs.filter((f) => f.Description.includes(what));
+      expect(fns.length).toBeGreaterThan(0);
+      for (const f of fns) expect(f.Environment?.Variables?.PIPELINE_NAME).toBe('cams');
+    }
+  });
+
   test('the dashboard graphs every stage\'s duration and every run outcome of this pipeline, approval only when there is one', () => {
     const widgets = (approval: boolean) => {
       const s = setup(() => (approval ? { approval: {} } : {}));
