@@ -3,7 +3,7 @@ import * as path from 'node:path';
 
 /**
  * Validates requests against AWS's own service descriptions (botocore
- * service-2.json in ../shared/aws-models): required members, unknown members,
+ * service-2.json, copied into test/fixtures/aws-models): required members, unknown members,
  * enums, string lengths and patterns, number ranges, list sizes.
  *
  * Member names are compared with the first letter case-folded, because the
@@ -23,20 +23,23 @@ interface Shape {
   pattern?: string;
 }
 interface ServiceModel {
-  operations: Record<string, { input?: { shape: string } }>;
+  metadata: { serviceId: string; endpointPrefix: string };
+  operations: Record<string, { input?: { shape: string }; errors?: { shape: string }[] }>;
   shapes: Record<string, Shape>;
 }
 
-const MODELS_DIR = path.join(__dirname, '..', '..', '..', 'shared', 'aws-models');
+const MODELS_DIR = path.join(__dirname, '..', 'fixtures', 'aws-models');
 const cache = new Map<string, ServiceModel>();
 
-export type ServiceName = 'sagemaker' | 'greengrassv2' | 'iot';
+export type ServiceName = 'sagemaker' | 'greengrassv2' | 'iot' | 's3' | 'sns' | 'stepfunctions' | 'dynamodb' | 'kms' | 'sqs' | 'cloudwatch' | 'events';
+
+export const SERVICE_NAMES: ServiceName[] = ['sagemaker', 'greengrassv2', 'iot', 's3', 'sns', 'stepfunctions', 'dynamodb', 'kms', 'sqs', 'cloudwatch', 'events'];
 
 function load(service: ServiceName): ServiceModel {
   let model = cache.get(service);
   if (!model) {
     const file = path.join(MODELS_DIR, `${service}.json`);
-    if (!fs.existsSync(file)) throw new Error(`The service description ${file} is missing: the tests need ../shared/aws-models beside the repository.`);
+    if (!fs.existsSync(file)) throw new Error(`The service description ${file} is missing: copy it from botocore (see test/fixtures/aws-models/NOTICE).`);
     model = JSON.parse(fs.readFileSync(file, 'utf8')) as ServiceModel;
     cache.set(service, model);
   }
@@ -184,4 +187,16 @@ export function expectValidRequest(service: ServiceName, operation: string, requ
   if (problems.length > 0) {
     throw new Error(`${service} ${operation} request is not one the service accepts:\n  ${problems.join('\n  ')}\n${JSON.stringify(request, null, 2)}`);
   }
+}
+
+/** The operation names of a service, as in the model (`CreateCompilationJob`). */
+export function operationNames(service: ServiceName): string[] {
+  return Object.keys(load(service).operations);
+}
+
+/** The errors the model says `operation` can raise, by shape name (`ResourceInUse`). */
+export function operationErrors(service: ServiceName, operation: string): string[] {
+  const op = load(service).operations[operation];
+  if (!op) throw new Error(`${service} has no operation ${operation}`);
+  return (op.errors ?? []).map((e) => e.shape);
 }
