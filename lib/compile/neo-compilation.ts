@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { retryTransient } from '../core/retries';
 import { checkIntegerRange, isUnresolved, ProblemCollector } from '../core/errors';
 import { BundledHandler } from '../core/handler';
 import { NAME_PREFIX_MAX, NAME_PREFIX_PATTERN, VARIANT_NAME_MAX, VARIANT_NAME_PATTERN, slug } from '../core/naming';
@@ -223,14 +224,16 @@ export class NeoCompilation extends sfn.StateMachineFragment {
       resultSelector: { 'CompilationJobArn.$': '$.CompilationJobArn' },
       resultPath: '$.created',
     });
+    // Too many jobs at once in the account: wait for a slot.
     create.addRetry({
-      errors: ['SageMaker.ThrottlingException', 'SageMaker.ResourceLimitExceededException'],
+      errors: ['SageMaker.ResourceLimitExceededException'],
       interval: Duration.seconds(5),
       backoffRate: 2,
       maxAttempts: 8,
       maxDelay: Duration.minutes(5),
       jitterStrategy: sfn.JitterType.FULL,
     });
+    retryTransient(create, 'sagemaker:CreateCompilationJob', { interval: Duration.seconds(5) });
 
     const wait = new sfn.Wait(this, 'WaitForCompilation', {
       stateName: 'WaitForCompilation',
@@ -245,14 +248,7 @@ export class NeoCompilation extends sfn.StateMachineFragment {
       resultSelector: { 'Job.$': '$', 'CheckedAt.$': '$$.State.EnteredTime' },
       resultPath: '$.describe',
     });
-    describe.addRetry({
-      errors: ['SageMaker.ThrottlingException'],
-      interval: Duration.seconds(5),
-      backoffRate: 2,
-      maxAttempts: 8,
-      maxDelay: Duration.minutes(2),
-      jitterStrategy: sfn.JitterType.FULL,
-    });
+    retryTransient(describe, 'sagemaker:DescribeCompilationJob', { interval: Duration.seconds(5) });
     const stop = new tasks.CallAwsService(this, 'StopCompilationJob', {
       stateName: 'StopCompilationJob',
       comment: 'The time budget is spent: stop the job before the variant fails',
@@ -262,13 +258,7 @@ export class NeoCompilation extends sfn.StateMachineFragment {
       parameters: { 'CompilationJobName.$': '$.job.jobName' },
       resultPath: sfn.JsonPath.DISCARD,
     });
-    stop.addRetry({
-      errors: ['SageMaker.ThrottlingException'],
-      interval: Duration.seconds(5),
-      backoffRate: 2,
-      maxAttempts: 5,
-      jitterStrategy: sfn.JitterType.FULL,
-    });
+    retryTransient(stop, 'sagemaker:StopCompilationJob', { interval: Duration.seconds(5) });
 
     const succeeded = new sfn.Pass(this, 'CompilationSucceeded', {
       stateName: 'CompilationSucceeded',

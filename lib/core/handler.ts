@@ -7,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { retryTransient } from './retries';
 import { acknowledge } from './acknowledgements';
 import { logEncryptionKey } from './keys';
 
@@ -88,14 +89,17 @@ export class BundledHandler extends Construct {
    * returns at `resultPath` (Lambda service errors retried).
    */
   public invoke(scope: Construct, id: string, options: { stateName?: string; comment?: string; payload: { [key: string]: unknown }; resultPath: string }): tasks.LambdaInvoke {
-    return new tasks.LambdaInvoke(scope, id, {
+    const task = new tasks.LambdaInvoke(scope, id, {
       stateName: options.stateName ?? id,
       comment: options.comment,
       lambdaFunction: this.function,
       payload: sfn.TaskInput.fromObject(options.payload),
       payloadResponseOnly: true,
       resultPath: options.resultPath,
-      retryOnServiceExceptions: true,
+      // CDK's own retry leaves out throttling and jitter.
+      retryOnServiceExceptions: false,
     });
+    retryTransient(task, 'lambda:Invoke');
+    return task;
   }
 }

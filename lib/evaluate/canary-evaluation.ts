@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { retryTransient } from '../core/retries';
 import { acknowledge, nagResource } from '../core/acknowledgements';
 import { checkIntegerRange, isUnresolved, ProblemCollector } from '../core/errors';
 import { BundledHandler } from '../core/handler';
@@ -183,7 +184,9 @@ export class CanaryEvaluation extends sfn.StateMachineFragment {
       heartbeatTimeout: sfn.Timeout.duration(Duration.seconds(heartbeatSeconds)),
       taskTimeout: sfn.Timeout.duration(Duration.seconds(timeoutSeconds)),
       resultPath: '$.outcome',
+      retryOnServiceExceptions: false,
     });
+    retryTransient(wait, 'lambda:Invoke');
     const close = control.invoke(this, 'CloseCanary', {
       stateName: name('CloseCanary'),
       comment: 'The timeout passed: go on when the quorum reported',
@@ -227,6 +230,7 @@ export class CanaryEvaluation extends sfn.StateMachineFragment {
       parameters: { 'DeploymentId.$': '$.deployCanary.DeploymentId' },
       resultPath: sfn.JsonPath.DISCARD,
     });
+    retryTransient(cancel, 'greengrassv2:CancelDeployment');
     const timedOut = new sfn.Fail(this, 'CanaryTimedOut', {
       stateName: name('CanaryTimedOut'),
       error: CanaryEvaluationError.TIMED_OUT,

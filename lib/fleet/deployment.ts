@@ -1,8 +1,8 @@
-import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { retryTransient } from '../core/retries';
 import { EdgeFleet } from './edge-fleet';
 
 /** The ARN patterns of Greengrass deployments and IoT jobs in the stack's account and Region. @internal */
@@ -12,18 +12,6 @@ export function deploymentArns(scope: Construct): { deploymentsArn: string; jobs
     deploymentsArn: stack.formatArn({ service: 'greengrass', resource: 'deployments', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
     jobsArn: stack.formatArn({ service: 'iot', resource: 'job', resourceName: '*', arnFormat: ArnFormat.SLASH_RESOURCE_NAME }),
   };
-}
-
-/** Retries Greengrass or IoT throttling and internal errors with full jitter. @internal */
-export function retryThrottling(task: tasks.CallAwsService, service: 'GreengrassV2' | 'Iot'): void {
-  task.addRetry({
-    errors: [`${service}.ThrottlingException`, `${service}.InternalServerException`, `${service}.InternalFailureException`],
-    interval: Duration.seconds(2),
-    backoffRate: 2,
-    maxAttempts: 8,
-    maxDelay: Duration.minutes(2),
-    jitterStrategy: sfn.JitterType.FULL,
-  });
 }
 
 /**
@@ -56,6 +44,6 @@ export function createDeploymentTask(scope: Construct, id: string, options: {
     resultSelector: { 'DeploymentId.$': '$.DeploymentId' },
     resultPath: options.resultPath,
   });
-  retryThrottling(task, 'GreengrassV2');
+  retryTransient(task, 'greengrassv2:CreateDeployment');
   return task;
 }

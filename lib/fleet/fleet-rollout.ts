@@ -8,7 +8,8 @@ import { BundledHandler } from '../core/handler';
 import { EdgeFleet } from './edge-fleet';
 import { ReleaseLedger } from './release-ledger';
 import { AbortCriteria, Rollout, RolloutFailureType } from './rollout';
-import { createDeploymentTask, deploymentArns, retryThrottling } from './deployment';
+import { retryTransient } from '../core/retries';
+import { createDeploymentTask, deploymentArns } from './deployment';
 
 /** Error names the rollout fragment ends with. */
 export enum FleetRolloutError {
@@ -213,7 +214,7 @@ export class FleetRollout extends sfn.StateMachineFragment {
       parameters: { 'DeploymentId.$': `${out}.deployment.DeploymentId` },
       resultPath: `${out}.getDeployment`,
     });
-    retryThrottling(getDeployment, 'GreengrassV2');
+    retryTransient(getDeployment, 'greengrassv2:GetDeployment');
 
     // 4. Poll the job: Wait -> DescribeJob -> Choice.
     const wait = new sfn.Wait(this, 'WaitForRollout', { stateName: name('WaitForRollout'), time: sfn.WaitTime.duration(Duration.seconds(pollSeconds)) });
@@ -226,7 +227,7 @@ export class FleetRollout extends sfn.StateMachineFragment {
       resultSelector: { 'Job.$': '$.Job', 'CheckedAt.$': '$$.State.EnteredTime' },
       resultPath: `${out}.job`,
     });
-    retryThrottling(describeJob, 'Iot');
+    retryTransient(describeJob, 'iot:DescribeJob');
 
     const verdict = ledgerCall('JudgeRollout', {
       'op': 'verdict',
@@ -294,7 +295,7 @@ export class FleetRollout extends sfn.StateMachineFragment {
       parameters: { 'DeploymentId.$': `${out}.deployment.DeploymentId` },
       resultPath: sfn.JsonPath.DISCARD,
     });
-    retryThrottling(cancel, 'GreengrassV2');
+    retryTransient(cancel, 'greengrassv2:CancelDeployment');
     const recordCanceled = ledgerCall('RecordCanceledRollout', {
       'op': 'reverted',
       'group': fleet.thingGroupName,

@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { retryTransient } from '../core/retries';
 import { acknowledge, nagResource } from '../core/acknowledgements';
 import { checkIntegerRange, isUnresolved, ProblemCollector } from '../core/errors';
 import { BundledHandler } from '../core/handler';
@@ -248,13 +249,7 @@ export class ComponentPublishing extends sfn.StateMachineFragment {
       resultSelector: { 'Component.$': '$', 'CheckedAt.$': '$$.State.EnteredTime' },
       resultPath: '$.describe',
     });
-    describe.addRetry({
-      errors: ['GreengrassV2.ThrottlingException', 'GreengrassV2.InternalServerException'],
-      interval: Duration.seconds(2),
-      backoffRate: 2,
-      maxAttempts: 6,
-      jitterStrategy: sfn.JitterType.FULL,
-    });
+    retryTransient(describe, 'greengrassv2:DescribeComponent', { maxAttempts: 6 });
     // A version may not be visible the instant it is created.
     describe.addRetry({ errors: ['GreengrassV2.ResourceNotFoundException'], interval: Duration.seconds(5), backoffRate: 1.5, maxAttempts: 4 });
     const deployable = new sfn.Pass(this, 'ComponentDeployable', { stateName: 'ComponentDeployable', outputPath: '$.published' });

@@ -5,6 +5,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as iot from 'aws-cdk-lib/aws-iot';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -14,6 +15,7 @@ import { acknowledge, nagResource } from '../core/acknowledgements';
 import { checkIntegerRange, isUnresolved, ProblemCollector } from '../core/errors';
 import { BundledHandler } from '../core/handler';
 import { createKey } from '../core/keys';
+import { retryTransient } from '../core/retries';
 import { NAME_PREFIX_MAX, NAME_PREFIX_PATTERN, unarchivedArtifactsDir } from '../core/naming';
 import { PipelineStateMachine } from '../core/state-machine';
 import { ModelDescription, ModelSource } from '../compile/model-source';
@@ -185,6 +187,8 @@ export class EdgeModelPipeline extends Construct {
   public readonly agent: EdgeAgentComponent;
   /** Alarms: failed runs, reverts, serve-mode latency. */
   public readonly alarms: cloudwatch.Alarm[];
+  /** The key of the notification topic and the trigger's dead-letter queue (never of models, packages or tables). */
+  public readonly notificationKey: kms.Key;
   private readonly approvalHandler?: BundledHandler;
 
   constructor(scope: Construct, id: string, props: EdgeModelPipelineProps) {
@@ -199,7 +203,10 @@ export class EdgeModelPipeline extends Construct {
     const classes = props.deviceClasses;
     const onnxOnly = classes.every((c) => !c.variants || c.variants.length === 0);
 
-    const topicKey = key0 ?? createKey(this, 'TopicKey', { description: 'cdk-edge-model-pipeline: encrypts pipeline notifications' });
+    // Notifications and the trigger's dead letters have a key of their own: CloudWatch and
+    // EventBridge must use it, and they must never reach the models, packages or tables.
+    this.notificationKey = createKey(this, 'NotificationKey', { description: 'cdk-edge-model-pipeline: encrypts the pipeline notifications and the trigger dead letters' });
+    const topicKey = this.notificationKey;
     this.topic = new sns.Topic(this, 'Notifications', { masterKey: topicKey, enforceSSL: true, displayName: `${props.pipelineName} edge model pipeline` });
 
     // Stages.
@@ -209,6 +216,7 @@ export class EdgeModelPipeline extends Construct {
       message: sfn.TaskInput.fromObject({ 'event': 'RUN_STARTED', 'pipeline': props.pipelineName, 'runId.$': '$.runId', 'model.$': '$.model' }),
       resultPath: sfn.JsonPath.DISCARD,
     });
+    retryTransient(start, 'sns:Publish');
 
     let compileStage: sfn.IChainable;
     if (onnxOnly) {
@@ -283,6 +291,7 @@ export class EdgeModelPipeline extends Construct {
         message: sfn.TaskInput.fromObject({ 'event': event, 'pipeline': props.pipelineName, 'runId.$': '$.runId', 'error.$': `${cause}.Error`, 'cause.$': `${cause}.Cause`, 'report.$': `States.Format('s3://${this.store.bucket.bucketName}/reports/{}/report.html', $.runId)` }),
         resultPath: sfn.JsonPath.DISCARD,
       });
+      retryTransient(notify, 'sns:Publish');
       const failState = new sfn.Fail(this, `${name}Failed`, { stateName: `${name}Failed`, error, causePath: `${cause}.Cause` });
       notify.next(failState);
       return recordRun(name, event, notify);
@@ -321,7 +330,9 @@ export class EdgeModelPipeline extends Construct {
         }),
         taskTimeout: sfn.Timeout.duration(approvalTimeout),
         resultPath: '$.approval',
+        retryOnServiceExceptions: false,
       });
+      retryTransient(request, 'lambda:Invoke');
       request.addCatch(fail('Rejected', EdgeModelPipelineError.APPROVAL_REJECTED, 'APPROVAL_REJECTED', '$.failure'), {
         errors: [EdgeModelPipelineError.APPROVAL_REJECTED, sfn.Errors.TIMEOUT],
         resultPath: '$.failure',
@@ -453,6 +464,7 @@ export class EdgeModelPipeline extends Construct {
       message: sfn.TaskInput.fromObject({ 'event': 'RELEASED', 'pipeline': props.pipelineName, 'runId.$': '$.runId', 'chosen.$': '$.gate.chosen', 'report.$': '$.gate.htmlReportS3Uri' }),
       resultPath: sfn.JsonPath.DISCARD,
     });
+    retryTransient(released, 'sns:Publish');
 
     const definition = sfn.Chain.start(mark('started'))
       .next(start)
@@ -471,6 +483,8 @@ export class EdgeModelPipeline extends Construct {
     const machine = new PipelineStateMachine(this, 'StateMachine', { definition, timeout });
     this.stateMachine = machine.stateMachine;
     results.grantTaskResponses(this.stateMachine);
+    // The Notify states publish to the encrypted topic.
+    topicKey.grant(this.stateMachine, 'kms:GenerateDataKey', 'kms:Decrypt');
     if (this.approvalHandler) {
       new iam.Policy(this, 'ApprovalTaskResponses', {
         roles: [this.approvalHandler.role],
@@ -492,7 +506,17 @@ export class EdgeModelPipeline extends Construct {
       // Events the trigger could not take are kept, not dropped.
       const triggerDlq = new sqs.Queue(this, 'TriggerDeadLetters', { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: topicKey, enforceSSL: true, retentionPeriod: Duration.days(14) });
       acknowledge(triggerDlq, 'DEAD_LETTER_QUEUE');
-      topicKey.grant(new iam.ServicePrincipal('events.amazonaws.com'), 'kms:GenerateDataKey', 'kms:Decrypt');
+      // EventBridge's KMS requests carry no aws:SourceArn or aws:SourceAccount: SQS's own
+      // encryption context confines the statement to queues of this account (the queue's own
+      // ARN would make the key and the queue depend on each other), and this key encrypts
+      // no queue but this one.
+      topicKey.addToResourcePolicy(new iam.PolicyStatement({
+        sid: 'EventBridgeDeadLetters',
+        principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: ['*'],
+        conditions: { ArnLike: { 'kms:EncryptionContext:aws:sqs:arn': stack.formatArn({ service: 'sqs', resource: '*' }) } },
+      }));
       if (triggers.onModelUpload !== false) {
         new events.Rule(this, 'OnModelUpload', {
           description: `cdk-edge-model-pipeline ${props.pipelineName}: a new model under models/ starts a run`,
@@ -597,8 +621,35 @@ export class EdgeModelPipeline extends Construct {
       ],
     });
     for (const alarm of this.alarms) alarm.addAlarmAction(new cwActions.SnsAction(this.topic));
-    // Alarms publish to the encrypted topic: CloudWatch needs the key.
-    topicKey.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:GenerateDataKey', 'kms:Decrypt');
+    this.allowAlarmsToNotify(topicKey);
+  }
+
+  /**
+   * The topic policy replaces SNS's default policy, and the topic is encrypted: CloudWatch may
+   * publish this pipeline's alarms to it, and use its key for them, and nothing else.
+   */
+  private allowAlarmsToNotify(topicKey: kms.IKey): void {
+    const stack = Stack.of(this);
+    const cloudwatchService = new iam.ServicePrincipal('cloudwatch.amazonaws.com');
+    this.topic.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'PipelineAlarms',
+      principals: [cloudwatchService],
+      actions: ['sns:Publish'],
+      resources: [this.topic.topicArn],
+      conditions: { StringEquals: { 'aws:SourceAccount': stack.account }, ArnEquals: { 'aws:SourceArn': this.alarms.map((a) => a.alarmArn) } },
+    }));
+    // The key cannot name the alarms (alarm → topic → key would be a cycle): it names this
+    // account's alarms, and the topic policy above decides which of them may publish.
+    topicKey.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'AccountAlarms',
+      principals: [cloudwatchService],
+      actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+      resources: ['*'],
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': stack.account },
+        ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+      },
+    }));
   }
 
   /** Lets `grantee` start runs (StartExecution on the state machine). */

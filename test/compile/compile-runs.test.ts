@@ -84,7 +84,8 @@ describe('NeoCompilation, run by the local executor', () => {
 
   test('a throttled create is retried and then succeeds', async () => {
     const fake = new FakeNeo({
-      'rasp4b': { createErrors: ['SageMaker.ThrottlingException', 'SageMaker.ThrottlingException'] },
+      // SageMaker's model has no throttling error: the SDK raises it as the service's base exception.
+      'rasp4b': { createErrors: ['SageMaker.AmazonSageMakerException', 'SageMaker.AmazonSageMakerException'] },
       'xavier-trt': { createErrors: ['SageMaker.ResourceLimitExceededException'] },
     }, 30, ARCHIVE);
     const result = await run(definition, fake);

@@ -2,69 +2,34 @@ import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import aslValidator from 'asl-validator';
 import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
+import { AccessDeniedInTest, Account, Decision } from './iam/account';
+import { taskCalls } from './iam/task-calls';
+import { CfnTemplate, resolve } from './iam/template';
 
-/** Values the tests give CloudFormation's pseudo parameters. */
-export const TEST_ENV = { partition: 'aws', region: 'eu-west-1', account: '111122223333' };
+export { TEST_ENV } from './iam/template';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
 
-function fakeArn(logicalId: string, type: string): string {
-  const { partition: p, region: r, account: a } = TEST_ENV;
-  const name = logicalId.toLowerCase();
-  switch (type) {
-    case 'AWS::IAM::Role': return `arn:${p}:iam::${a}:role/${logicalId}`;
-    case 'AWS::Lambda::Function': return `arn:${p}:lambda:${r}:${a}:function:${logicalId}`;
-    case 'AWS::KMS::Key': return `arn:${p}:kms:${r}:${a}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
-    case 'AWS::S3::Bucket': return `arn:${p}:s3:::${name}`;
-    case 'AWS::StepFunctions::StateMachine': return `arn:${p}:states:${r}:${a}:stateMachine:${logicalId}`;
-    case 'AWS::DynamoDB::Table': return `arn:${p}:dynamodb:${r}:${a}:table/${logicalId}`;
-    case 'AWS::SNS::Topic': return `arn:${p}:sns:${r}:${a}:${logicalId}`;
-    default: return `arn:${p}:${type.split('::')[1].toLowerCase()}:${r}:${a}:${name}`;
-  }
-}
-
-/** Resolves the intrinsic functions CDK puts in a DefinitionString to test values. */
-function resolve(value: unknown, resources: Resources): string {
-  if (typeof value === 'string') return value;
-  const v = value as Record<string, unknown>;
-  if ('Ref' in v) {
-    const ref = v.Ref as string;
-    switch (ref) {
-      case 'AWS::Partition': return TEST_ENV.partition;
-      case 'AWS::Region': return TEST_ENV.region;
-      case 'AWS::AccountId': return TEST_ENV.account;
-      case 'AWS::URLSuffix': return 'amazonaws.com';
-      default: {
-        const type = resources[ref]?.Type;
-        if (!type) throw new Error(`Ref to unknown resource ${ref}`);
-        return type === 'AWS::S3::Bucket' ? ref.toLowerCase() : ref;
-      }
-    }
-  }
-  if ('Fn::GetAtt' in v) {
-    const [id, attr] = v['Fn::GetAtt'] as [string, string];
-    const type = resources[id]?.Type;
-    if (!type) throw new Error(`GetAtt of unknown resource ${id}`);
-    if (attr === 'Arn') return fakeArn(id, type);
-    return `${id}.${attr}`;
-  }
-  if ('Fn::Join' in v) {
-    const [sep, parts] = v['Fn::Join'] as [string, unknown[]];
-    return parts.map((p) => resolve(p, resources)).join(sep);
-  }
-  throw new Error(`cannot resolve ${JSON.stringify(value)}`);
-}
+/** The account and role each definition from {@link definitionsOf} runs with. */
+const ACCESS = new WeakMap<object, { account: Account; role: string }>();
 
 /** The ASL definitions of every state machine in `stack`, tokens resolved to test values. */
 export function definitionsOf(stack: Stack): Record<string, Json> {
-  const template = Template.fromStack(stack).toJSON() as { Resources: Resources };
+  const template = Template.fromStack(stack).toJSON() as CfnTemplate;
+  const account = Account.of(template);
   const out: Record<string, Json> = {};
   for (const [id, resource] of Object.entries(template.Resources)) {
     if (resource.Type !== 'AWS::StepFunctions::StateMachine') continue;
-    out[id] = JSON.parse(resolve(resource.Properties!.DefinitionString, template.Resources)) as Json;
+    const definition = JSON.parse(resolve(resource.Properties!.DefinitionString, template.Resources) as string) as Json;
+    ACCESS.set(definition as object, { account, role: resolve(resource.Properties!.RoleArn, template.Resources) as string });
+    out[id] = definition;
   }
   return out;
+}
+
+/** The test account a definition from {@link definitionsOf} runs in: every call it makes is authorized there. */
+export function accountOf(definition: Json): Account | undefined {
+  return ACCESS.get(definition as object)?.account;
 }
 
 /** The one state machine definition in `stack`. */
@@ -76,10 +41,15 @@ export function definitionOf(stack: Stack): Json {
 
 /** Names of every Task state in a definition, Map and Parallel bodies included. */
 export function taskStateNames(definition: Json): string[] {
-  const names: string[] = [];
+  return Object.keys(taskStates(definition));
+}
+
+/** Every Task state of a definition by name, Map and Parallel bodies included. */
+export function taskStates(definition: Json): Record<string, Record<string, unknown>> {
+  const names: Record<string, Record<string, unknown>> = {};
   const walk = (states: Record<string, Record<string, unknown>>) => {
     for (const [name, state] of Object.entries(states)) {
-      if (state.Type === 'Task') names.push(name);
+      if (state.Type === 'Task') names[name] = state;
       const processor = (state.ItemProcessor ?? state.Iterator) as { States: Record<string, Record<string, unknown>> } | undefined;
       if (processor) walk(processor.States);
       for (const branch of (state.Branches as { States: Record<string, Record<string, unknown>> }[] | undefined) ?? []) walk(branch.States);
@@ -115,6 +85,8 @@ export interface RunResult {
   readonly retried: string[];
   /** How many state transitions Step Functions would bill for this run. */
   readonly transitions: number;
+  /** Every call the Task states made, as the account authorized them (empty for a definition not from a stack). */
+  readonly calls: Decision[];
 }
 
 /**
@@ -139,9 +111,23 @@ export async function runDefinition(definition: Json, input: Json, options: RunO
   collect((definition as { States: Record<string, Record<string, unknown>> }).States);
 
   const machine = new StateMachine(definition as never, { validationOptions: { checkPaths: false, checkArn: false } });
+  // Every Task's own call is authorized against the synthesized policies before its handler
+  // answers; a denied call fails the test even when a Catch would have hidden it.
+  const access = ACCESS.get(definition as object);
+  const states = taskStates(definition);
+  const calls: Decision[] = [];
   const handlers: Record<string, TaskHandler> = {};
   for (const [name, fn] of Object.entries(options.handlers)) {
-    handlers[name] = async (taskInput: Json) => fn(taskInput);
+    handlers[name] = async (taskInput: Json) => {
+      if (access && states[name]) {
+        for (const call of taskCalls(name, states[name].Resource as string, taskInput as Record<string, unknown>, access.role)) {
+          const decision = await access.account.authorize(call);
+          calls.push(decision);
+          if (!decision.allowed) throw new AccessDeniedInTest(decision);
+        }
+      }
+      return fn(taskInput);
+    };
   }
   const execution = machine.run(input as never, {
     overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: waits, retryIntervalOverrides: retries },
@@ -174,5 +160,7 @@ export async function runDefinition(definition: Json, input: Json, options: RunO
       transitions++;
     }
   }
-  return { status, output, error, cause, entered: names, retried, transitions };
+  const denied = calls.filter((c) => !c.allowed);
+  if (denied.length) throw new Error(`AWS would refuse ${denied.length} call(s) of this run:\n  ${denied.map((d) => new AccessDeniedInTest(d).message).join('\n  ')}`);
+  return { status, output, error, cause, entered: names, retried, transitions, calls };
 }

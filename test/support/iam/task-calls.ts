@@ -1,0 +1,82 @@
+import { Call } from './account';
+import { TEST_ENV } from './template';
+
+/**
+ * The AWS calls one Task state makes with the state machine's role, from its Resource and its
+ * effective parameters (what the local executor hands the test's handler): the API call itself
+ * and what the service does with the caller's permissions (PassRole, the IoT job calls of a
+ * Greengrass deployment). A Task whose integration is not listed here fails the run, so a new
+ * kind of state is never let through unchecked.
+ */
+
+type Params = Record<string, unknown>;
+const { partition: P, region: R, account: A } = TEST_ENV;
+
+/** The IAM prefix of an aws-sdk integration's service name. */
+export const IAM_PREFIX: Record<string, string> = { greengrassv2: 'greengrass', sfn: 'states' };
+
+const str = (params: Params, name: string): string => {
+  const v = params[name];
+  if (typeof v !== 'string') throw new Error(`the Task's ${name} is ${JSON.stringify(v)}, not a string`);
+  return v;
+};
+
+/** A job id Greengrass creates at deployment time: its ARN is unknown before the call. */
+const SOME_JOB = `arn:${P}:iot:${R}:${A}:job/greengrass-deployment-job`;
+
+const SDK_CALLS: Record<string, (p: Params) => Omit<Call, 'principal'>[]> = {
+  'sagemaker:createCompilationJob': (p) => [
+    { action: 'sagemaker:CreateCompilationJob', resource: compilationJob(str(p, 'CompilationJobName')) },
+    { action: 'iam:PassRole', resource: str(p, 'RoleArn'), context: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } },
+    ...(Array.isArray(p.Tags) && p.Tags.length ? [{ action: 'sagemaker:AddTags', resource: compilationJob(str(p, 'CompilationJobName')) }] : []),
+  ],
+  'sagemaker:describeCompilationJob': (p) => [{ action: 'sagemaker:DescribeCompilationJob', resource: compilationJob(str(p, 'CompilationJobName')) }],
+  'sagemaker:stopCompilationJob': (p) => [{ action: 'sagemaker:StopCompilationJob', resource: compilationJob(str(p, 'CompilationJobName')) }],
+  'greengrassv2:createDeployment': (p) => [
+    // The Service Authorization Reference types CreateDeployment's resource as a v1 group;
+    // AWS's own Greengrass v2 policies grant it on *.
+    { action: 'greengrass:CreateDeployment', resource: '*' },
+    // Greengrass creates the IoT job with the caller's permissions.
+    { action: 'iot:DescribeThingGroup', resource: str(p, 'TargetArn') },
+    { action: 'iot:CreateJob', resource: str(p, 'TargetArn') },
+    { action: 'iot:CreateJob', resource: SOME_JOB },
+    // A new deployment to a group replaces the group's previous one: its job is canceled.
+    { action: 'iot:CancelJob', resource: SOME_JOB },
+  ],
+  'greengrassv2:getDeployment': (p) => [{ action: 'greengrass:GetDeployment', resource: deployment(str(p, 'DeploymentId')) }],
+  'greengrassv2:cancelDeployment': (p) => [
+    { action: 'greengrass:CancelDeployment', resource: deployment(str(p, 'DeploymentId')) },
+    { action: 'iot:CancelJob', resource: SOME_JOB },
+  ],
+  'greengrassv2:describeComponent': (p) => [{ action: 'greengrass:DescribeComponent', resource: str(p, 'Arn') }],
+  'iot:describeJob': (p) => [{ action: 'iot:DescribeJob', resource: `arn:${P}:iot:${R}:${A}:job/${str(p, 'JobId')}` }],
+};
+
+function compilationJob(name: string): string {
+  // SageMaker lower-cases the job name in the job's ARN.
+  return `arn:${P}:sagemaker:${R}:${A}:compilation-job/${name.toLowerCase()}`;
+}
+
+function deployment(id: string): string {
+  return `arn:${P}:greengrass:${R}:${A}:deployments:${id}`;
+}
+
+/** The calls a Task state with this Resource and these effective parameters makes. */
+export function taskCalls(stateName: string, resource: string, params: Params, principal: string): Call[] {
+  const by = `state ${stateName}`;
+  const withPrincipal = (calls: Omit<Call, 'principal'>[]) => calls.map((c) => ({ ...c, principal, by }));
+  if (/^arn:[^:]+:lambda:[^:]+:[^:]+:function:/.test(resource)) return withPrincipal([{ action: 'lambda:InvokeFunction', resource }]);
+  const sdk = /^arn:[^:]+:states:::aws-sdk:([a-z0-9]+):([A-Za-z0-9]+)(\.[a-zA-Z]+)?$/.exec(resource);
+  if (sdk) {
+    const mapping = SDK_CALLS[`${sdk[1]}:${sdk[2]}`];
+    if (!mapping) throw new Error(`${by}: no IAM mapping for aws-sdk:${sdk[1]}:${sdk[2]}: add it to test/support/iam/task-calls.ts`);
+    return withPrincipal(mapping(params));
+  }
+  const optimized = /^arn:[^:]+:states:::([a-z]+):([a-zA-Z]+)(\.[a-zA-Z]+)?$/.exec(resource);
+  if (optimized) {
+    const [, service, api] = optimized;
+    if (service === 'sns' && api === 'publish') return withPrincipal([{ action: 'sns:Publish', resource: str(params, 'TopicArn') }]);
+    if (service === 'lambda' && api === 'invoke') return withPrincipal([{ action: 'lambda:InvokeFunction', resource: str(params, 'FunctionName') }]);
+  }
+  throw new Error(`${by}: no IAM mapping for ${resource}: add it to test/support/iam/task-calls.ts`);
+}
