@@ -1,6 +1,7 @@
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { compilationJobName, RUN_ID_PATTERN } from '../../lib/core/naming';
 import { NamedError } from '../shared/errors';
+import { isAccessDenied, isNotFound, objectExists } from '../shared/s3-exists';
 import { log } from '../shared/log';
 import { parseS3Uri } from '../shared/s3-uri';
 import { ArchiveRefusal, inspectArchive } from './archive-rules';
@@ -57,21 +58,27 @@ const s3 = new S3Client({});
 /** Reads an S3 object as a stream of bytes. */
 export type ObjectReader = (bucket: string, key: string) => Promise<AsyncIterable<Uint8Array>>;
 
-const readFromS3: ObjectReader = async (bucket, key) => {
-  try {
-    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return out.Body as AsyncIterable<Uint8Array>;
-  } catch (err) {
-    const name = (err as Error).name;
-    if (name === 'NoSuchKey' || name === 'NotFound') {
-      throw new NamedError(MODEL_ARCHIVE_INVALID, `s3://${bucket}/${key} does not exist: upload the model archive there, or fix the key`);
+/** Reads with `client`; a missing key is told apart from a forbidden one (S3 answers both with 403 to a prefix-scoped grant). */
+export function s3Reader(client: S3Client): ObjectReader {
+  return async (bucket, key) => {
+    try {
+      const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return out.Body as AsyncIterable<Uint8Array>;
+    } catch (err) {
+      const missing = `s3://${bucket}/${key} does not exist: upload the model archive there, or fix the key`;
+      if (isNotFound(err)) throw new NamedError(MODEL_ARCHIVE_INVALID, missing);
+      if (isAccessDenied(err)) {
+        // A model the pipeline may list (the store's models/ prefix) and that is not listed is missing.
+        const listed = await objectExists(client, bucket, key).catch((e: unknown) => (isAccessDenied(e) ? undefined : Promise.reject(e)));
+        if (listed === false) throw new NamedError(MODEL_ARCHIVE_INVALID, missing);
+        throw new NamedError(MODEL_ARCHIVE_INVALID, `reading s3://${bucket}/${key} was denied: the pipeline may read only the model it was given (or the artifact store's models/ prefix)`);
+      }
+      throw err;
     }
-    if (name === 'AccessDenied') {
-      throw new NamedError(MODEL_ARCHIVE_INVALID, `reading s3://${bucket}/${key} was denied: the pipeline may read only the model it was given (or the artifact store's models/ prefix)`);
-    }
-    throw err;
-  }
-};
+  };
+}
+
+const readFromS3: ObjectReader = s3Reader(s3);
 
 /**
  * Checks the run input and the model archive, then names one compilation

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { NamedError } from '../shared/errors';
 import { log } from '../shared/log';
+import { isAccessDenied, isNotFound, objectExists } from '../shared/s3-exists';
 import { parseS3Uri } from '../shared/s3-uri';
 import { ARTIFACT_CORRUPT, ARTIFACT_TOO_LARGE, ArtifactKind, packageArtifact, PackageDescription } from './package';
 
@@ -48,17 +49,6 @@ function config(): PackagerConfig {
   return { bucket, prefix, maxBytes, workDir: process.env.WORK_DIR ?? '/tmp/package' };
 }
 
-async function exists(client: S3Client, bucket: string, key: string): Promise<boolean> {
-  try {
-    await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    return true;
-  } catch (err) {
-    const name = (err as Error).name;
-    if (name === 'NotFound' || name === 'NoSuchKey' || (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
-    throw err;
-  }
-}
-
 /** S3's answer to a conditional write whose key exists (412), or to two racing for it (409). */
 function isAlreadyThere(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
@@ -79,7 +69,10 @@ export async function packageVariant(event: PackageEvent, cfg: PackagerConfig, c
   try {
     head = await client.send(new HeadObjectCommand({ Bucket: location.bucket, Key: location.key }));
   } catch (err) {
-    if ((err as Error).name === 'NotFound') throw new NamedError(ARTIFACT_CORRUPT, `${event.artifactS3Uri} does not exist`);
+    // Without ListBucket on the whole bucket, S3 answers a missing key with 403.
+    if (isNotFound(err) || (isAccessDenied(err) && !(await objectExists(client, location.bucket, location.key)))) {
+      throw new NamedError(ARTIFACT_CORRUPT, `${event.artifactS3Uri} does not exist`);
+    }
     throw err;
   }
   if ((head.ContentLength ?? 0) > cfg.maxBytes) {
@@ -99,7 +92,7 @@ export async function packageVariant(event: PackageEvent, cfg: PackagerConfig, c
     const { zip, manifest } = await packageArtifact(object.Body as AsyncIterable<Uint8Array>, description, cfg.workDir, cfg.maxBytes);
     const key = `${cfg.prefix}${zip.sha256}.zip`;
     let uploaded = false;
-    if (!(await exists(client, cfg.bucket, key))) {
+    if (!(await objectExists(client, cfg.bucket, key))) {
       const body = fs.createReadStream(zip.path);
       // The SDK reports read errors through the request; this keeps a stream S3 never read
       // (a refused write) from failing the process when it is closed.

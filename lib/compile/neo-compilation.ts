@@ -390,6 +390,9 @@ export class NeoCompilation extends sfn.StateMachineFragment {
       resources: [logGroupArn, logStreamsArn],
     }));
     acknowledge(role, 'NEO_LOG_STREAMS', [nagResource(role, logStreamsArn)]);
+    // The CreateCompilationJob API reference lists it among what the role needs.
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['cloudwatch:PutMetricData'], resources: ['*'] }));
+    acknowledge(role, 'NEO_PUT_METRIC_DATA', ['Resource::*']);
     return role;
   }
 

@@ -32,6 +32,10 @@ export const ACKNOWLEDGEMENTS = {
     rules: ['AwsSolutions-IAM5'],
     reason: 'SageMaker Neo writes one log stream per compilation job in /aws/sagemaker/CompilationJobs; the stream names are made by the service.',
   },
+  NEO_PUT_METRIC_DATA: {
+    rules: ['AwsSolutions-IAM5'],
+    reason: 'The CreateCompilationJob API reference lists cloudwatch:PutMetricData among the permissions of the compilation role; the action takes no resource ARN and SageMaker does not document the namespace it writes.',
+  },
   COMPILATION_JOB_PREFIX: {
     rules: ['AwsSolutions-IAM5'],
     reason: 'Compilation jobs are named per run; the policy is scoped to the job names that start with this pipeline\'s name prefix.',

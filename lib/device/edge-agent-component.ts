@@ -8,6 +8,7 @@ import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import { isUnresolved, ProblemCollector } from '../core/errors';
 import { EdgeFleet } from '../fleet/edge-fleet';
+import { grantBucketLocation } from '../package/artifact-store';
 import { ArtifactUnarchive, ComponentOs, ComponentRecipe } from '../package/recipe';
 
 /** What the agent does when the component runs. */
@@ -143,6 +144,8 @@ export class EdgeAgentComponent extends Construct {
 
   /** Lets `grantee` (a token exchange role) download the agent's artifact. */
   public grantDownload(grantee: iam.IGrantable): iam.Grant {
+    // The nucleus asks for the bucket's location before it downloads.
+    grantBucketLocation(this.asset.bucket, grantee);
     return iam.Grant.addToPrincipal({
       grantee,
       actions: ['s3:GetObject'],

@@ -107,7 +107,7 @@ export class EdgeFleet extends Construct {
       description: `cdk-edge-model-pipeline: assumed by ${props.deviceClass} Greengrass core devices through their role alias`,
       maxSessionDuration: Duration.hours(12),
     });
-    props.store.grantRead(this.tokenExchangeRole, ArtifactStore.PACKAGE_PREFIX);
+    props.store.grantArtifactDownload(this.tokenExchangeRole, ArtifactStore.PACKAGE_PREFIX);
     const logGroups = stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '/aws/greengrass/*', arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     this.tokenExchangeRole.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],

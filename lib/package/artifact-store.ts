@@ -209,6 +209,21 @@ export class ArtifactStore extends Construct {
     return grant;
   }
 
+  /**
+   * Lets `grantee` (a Greengrass token exchange role) download artifacts under `prefix` the
+   * way the nucleus does: `s3:GetBucketLocation` on the bucket first, then `s3:GetObject`
+   * (and decrypt). Nothing to list, no other versions.
+   *
+   * @param prefix a key prefix such as `ArtifactStore.PACKAGE_PREFIX`
+   */
+  public grantArtifactDownload(grantee: iam.IGrantable, prefix: string): iam.Grant {
+    acknowledgePrefix(grantee, this.bucket.arnForObjects(`${prefix}*`));
+    grantBucketLocation(this.bucket, grantee);
+    const grant = iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObject'], resourceArns: [this.bucket.arnForObjects(`${prefix}*`)] });
+    this.encryptionKey?.grantDecrypt(grantee);
+    return grant;
+  }
+
   /** The ARN pattern of every object under `prefix`. */
   public arnForObjects(prefix: string): string {
     return this.bucket.arnForObjects(`${prefix}*`);
@@ -234,6 +249,15 @@ export function grantObjectRead(bucket: s3.IBucket, key: string, grantee: iam.IG
   });
   bucket.encryptionKey?.grantDecrypt(grantee);
   return grant;
+}
+
+/**
+ * Lets `grantee` ask where `bucket` is: the Greengrass nucleus calls `s3:GetBucketLocation`
+ * before every artifact download and fails it with `S3_GET_BUCKET_LOCATION_ACCESS_DENIED`.
+ * @internal
+ */
+export function grantBucketLocation(bucket: s3.IBucket, grantee: iam.IGrantable): iam.Grant {
+  return iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetBucketLocation'], resourceArns: [bucket.bucketArn] });
 }
 
 /** Lets `grantee` read every object of `bucket` (and decrypt them). */

@@ -539,8 +539,9 @@ export class EdgeModelPipeline extends Construct {
         // The registry's model data may be in any bucket of the account: the trigger copies it into models/.
         trigger.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: ['arn:' + Stack.of(this).partition + ':s3:::*/*'], conditions: { StringEquals: { 's3:ResourceAccount': stack.account } } }));
         acknowledge(trigger.role, 'REGISTRY_MODEL_DATA', ['Resource::arn:<AWS::Partition>:s3:::*/*', nagResource(trigger.role, packages)]);
+        // Only a registry trigger copies the package's model data into models/.
+        this.store.grantWrite(trigger.role, ArtifactStore.MODEL_PREFIX);
       }
-      this.store.grantWrite(trigger.role, ArtifactStore.MODEL_PREFIX);
     }
 
     // Telemetry from serve mode becomes a CloudWatch metric.

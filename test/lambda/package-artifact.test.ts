@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { sdkStreamMixin } from '@smithy/util-stream';
 import { mockClient } from 'aws-sdk-client-mock';
 import { packageVariant, PackageEvent } from '../../lambda/package-artifact/index';
@@ -129,6 +129,7 @@ describe('packageVariant, with S3', () => {
       if (stored.has(input.Key)) return { ContentLength: 1 };
       throw Object.assign(new Error('Not Found'), { name: 'NotFound' });
     });
+    s3.on(ListObjectsV2Command, { Bucket: 'store-bucket' }).callsFake(async (input: { Prefix: string }) => ({ Contents: [...stored].filter((k) => k.startsWith(input.Prefix)).sort().slice(0, 1).map((Key) => ({ Key })) }));
     s3.on(GetObjectCommand).callsFake(async () => ({ Body: sdkStreamMixin(Readable.from(chunked(archive))) }));
     s3.on(PutObjectCommand).callsFake(async (input: { Key: string; Body: Readable }) => {
       for await (const _chunk of input.Body) { /* drain the file stream, as S3 would */ }

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateComponentVersionCommand, GreengrassV2Client } from '@aws-sdk/client-greengrassv2';
 import { sdkStreamMixin } from '@smithy/util-stream';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -12,6 +12,8 @@ import { Ledger } from '../../lambda/shared/ledger';
 import { chunked } from './archives';
 import { expectValidRequest } from './aws-model';
 import { Clock } from './clock';
+import { Account } from './iam/account';
+import { S3Rules } from './iam/s3-rules';
 import { MemoryTable } from './memory-table';
 import { TaskHandler } from './state-machine';
 
@@ -32,14 +34,30 @@ export class FakePublishing {
   private readonly gg = mockClient(GreengrassV2Client);
   private readonly work = fs.mkdtempSync(path.join(os.tmpdir(), 'publish-world-'));
 
-  constructor(public readonly table: MemoryTable = new MemoryTable(), public readonly clock: Clock = new Clock()) {
-    this.s3.on(HeadObjectCommand).callsFake(async (input: { Key: string }) => {
+  /**
+   * @param access the account the packager's S3 calls are authorized in (its role, from the
+   *   synthesized stack): S3 then answers as it would that role (403 for a missing key
+   *   without ListBucket on the whole bucket)
+   */
+  constructor(public readonly table: MemoryTable = new MemoryTable(), public readonly clock: Clock = new Clock(), access?: { account: Account; packagerRole: string }) {
+    const rules = access ? new S3Rules(access.account, access.packagerRole, 'the packaging handler') : undefined;
+    this.s3.on(HeadObjectCommand).callsFake(async (input: { Bucket: string; Key: string }) => {
       const object = this.objects.get(input.Key);
-      if (!object) throw Object.assign(new Error('Not Found'), { name: 'NotFound' });
+      await rules?.read(input.Bucket, input.Key, object !== undefined);
+      if (!object) throw Object.assign(new Error('Not Found'), { name: 'NotFound', $metadata: { httpStatusCode: 404 } });
       return { ContentLength: object.length, ETag: '"e"' };
     });
-    this.s3.on(GetObjectCommand).callsFake(async (input: { Key: string }) => ({ Body: sdkStreamMixin(Readable.from(chunked(this.objects.get(input.Key)!))) }));
-    this.s3.on(PutObjectCommand).callsFake(async (input: { Key: string; Body: Readable; IfNoneMatch?: string }) => {
+    this.s3.on(ListObjectsV2Command).callsFake(async (input: { Bucket: string; Prefix: string; MaxKeys?: number }) => {
+      await rules?.list(input.Bucket, input.Prefix);
+      const keys = [...this.objects.keys()].filter((k) => k.startsWith(input.Prefix)).sort().slice(0, input.MaxKeys ?? 1000);
+      return { Contents: keys.map((Key) => ({ Key })) };
+    });
+    this.s3.on(GetObjectCommand).callsFake(async (input: { Bucket: string; Key: string }) => {
+      await rules?.read(input.Bucket, input.Key, this.objects.has(input.Key));
+      return { Body: sdkStreamMixin(Readable.from(chunked(this.objects.get(input.Key)!))) };
+    });
+    this.s3.on(PutObjectCommand).callsFake(async (input: { Bucket: string; Key: string; Body: Readable; IfNoneMatch?: string }) => {
+      await rules?.write(input.Bucket, input.Key);
       const chunks: Buffer[] = [];
       for await (const chunk of input.Body) chunks.push(chunk as Buffer);
       // S3 conditional writes: If-None-Match: * fails when the key exists.

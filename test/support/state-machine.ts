@@ -3,7 +3,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import aslValidator from 'asl-validator';
 import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { AccessDeniedInTest, Account, Decision } from './iam/account';
-import { taskCalls } from './iam/task-calls';
+import { serviceCallsAfter, taskCalls } from './iam/task-calls';
 import { CfnTemplate, resolve } from './iam/template';
 
 export { TEST_ENV } from './iam/template';
@@ -126,7 +126,11 @@ export async function runDefinition(definition: Json, input: Json, options: RunO
           if (!decision.allowed) throw new AccessDeniedInTest(decision);
         }
       }
-      return fn(taskInput);
+      const result = await fn(taskInput);
+      if (access && states[name]) {
+        for (const call of serviceCallsAfter(name, states[name].Resource as string, taskInput as Record<string, unknown>)) calls.push(await access.account.authorize(call));
+      }
+      return result;
     };
   }
   const execution = machine.run(input as never, {

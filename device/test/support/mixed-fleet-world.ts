@@ -13,7 +13,7 @@ import { FakeFleet, JobSnapshot } from '../../../test/support/fake-fleet';
 import { FakeNeo } from '../../../test/support/fake-neo';
 import { BUCKET, FakePublishing } from '../../../test/support/fake-publishing';
 import { MemoryTable } from '../../../test/support/memory-table';
-import { definitionOf, expectValidAsl, runDefinition, TaskHandler } from '../../../test/support/state-machine';
+import { accountOf, definitionOf, expectValidAsl, runDefinition, TaskHandler } from '../../../test/support/state-machine';
 import { FakeCanary } from './fake-canary';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -51,7 +51,8 @@ export class MixedFleetWorld {
 
   public async run(runId: string, jobs: Partial<Record<string, JobSnapshot[][]>> = {}) {
     const neo = new FakeNeo({}, 30, fixture('digits/model.tar.gz'), this.clock);
-    this.publishing = new FakePublishing(this.ledger, this.clock);
+    const account = accountOf(mixedFleetDefinition)!;
+    this.publishing = new FakePublishing(this.ledger, this.clock, { account, packagerRole: account.role('PipelinePublishPackagerRole').arn });
     for (const c of CLASSES) for (const v of VARIANTS[c]) this.publishing.objects.set(`compiled/${runId}/${v.variant}/model-${v.target}.tar.gz`, makeTarGz(neoCompiledFiles()));
     for (const g of RINGS) this.fleets[g].script(...(jobs[g] ?? [[{ queued: 0, inProgress: 0, succeeded: 5 }]]));
     this.canary.done();

@@ -80,3 +80,31 @@ export function taskCalls(stateName: string, resource: string, params: Params, p
   }
   throw new Error(`${by}: no IAM mapping for ${resource}: add it to test/support/iam/task-calls.ts`);
 }
+
+/**
+ * What a service then does on the pipeline's behalf with the role a Task gave it: SageMaker
+ * assumes the compilation role, reads the model, writes the compiled artifact, its log stream
+ * and metrics.
+ */
+export function serviceCallsAfter(stateName: string, resource: string, params: Params): Call[] {
+  if (!/:aws-sdk:sagemaker:createCompilationJob$/.test(resource)) return [];
+  const by = `SageMaker Neo, for state ${stateName}`;
+  const job = compilationJob(str(params, 'CompilationJobName'));
+  const role = str(params, 'RoleArn');
+  const input = (params.InputConfig ?? {}) as Params;
+  const output = (params.OutputConfig ?? {}) as Params;
+  const target = (output.TargetDevice as string | undefined) ?? 'platform';
+  const s3Arn = (uri: string) => `arn:${P}:s3:::${uri.replace(/^s3:\/\//, '')}`;
+  const logGroup = `arn:${P}:logs:${R}:${A}:log-group:/aws/sagemaker/CompilationJobs`;
+  const calls: Call[] = [
+    { principal: 'sagemaker.amazonaws.com', action: 'sts:AssumeRole', resource: role, context: { 'aws:SourceArn': job, 'aws:SourceAccount': A }, by },
+  ];
+  if (typeof input.S3Uri === 'string') calls.push({ principal: role, action: 's3:GetObject', resource: s3Arn(input.S3Uri), by });
+  calls.push(
+    { principal: role, action: 's3:PutObject', resource: `${s3Arn(str(output, 'S3OutputLocation')).replace(/\/$/, '')}/model-${target}.tar.gz`, by },
+    { principal: role, action: 'logs:CreateLogStream', resource: `${logGroup}:log-stream:${str(params, 'CompilationJobName')}`, by },
+    { principal: role, action: 'logs:PutLogEvents', resource: `${logGroup}:log-stream:${str(params, 'CompilationJobName')}`, by },
+    { principal: role, action: 'cloudwatch:PutMetricData', resource: '*', by },
+  );
+  return calls;
+}
