@@ -70,7 +70,6 @@ const ENCRYPTION_CONTEXT: Record<string, (resource: string) => Record<string, st
 };
 const DYNAMODB_DATA = /^dynamodb:(GetItem|PutItem|UpdateItem|DeleteItem|Query|Scan|BatchGetItem|BatchWriteItem|ConditionCheckItem)$/;
 
-/** Services whose principal calls KMS itself (a service principal publishing to an encrypted topic). */
 const asList = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
 const isServicePrincipal = (p: string) => !p.startsWith('arn:');

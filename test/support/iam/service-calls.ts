@@ -1,5 +1,5 @@
 import { Account, Call } from './account';
-import { arnOf, ASSETS_BUCKET, TEST_ENV } from './template';
+import { arnOf, TEST_ENV } from './template';
 
 /**
  * The calls AWS services make on a stack's behalf, read from its resources: alarm actions,
@@ -98,4 +98,3 @@ export function storeBucketsOf(account: Account): string[] {
     .map(([id, r]) => (r.Properties?.BucketName as string | undefined) ?? id.toLowerCase()));
 }
 
-export { ASSETS_BUCKET };

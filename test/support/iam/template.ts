@@ -12,9 +12,6 @@ export interface CfnTemplate {
   readonly Resources: Resources;
 }
 
-/** The CDK bootstrap bucket that holds file assets (Lambda code, the agent's artifact). */
-export const ASSETS_BUCKET = `cdk-hnb659fds-assets-${TEST_ENV.account}-${TEST_ENV.region}`;
-
 /** A stable KMS key id per logical id, so two keys of one stack never share an ARN. */
 function keyId(logicalId: string): string {
   const h = createHash('sha256').update(logicalId).digest('hex');
