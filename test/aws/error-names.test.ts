@@ -1,5 +1,6 @@
 import { operationErrors, ServiceName } from '../support/aws-model';
 import { EXAMPLE_STACKS, exampleStack } from '../support/example-stacks';
+import { TEST_ENV } from '../support/iam/template';
 import { definitionsOf, taskStates } from '../support/state-machine';
 
 /**
@@ -79,10 +80,10 @@ test.each(everyTask)('%s: %s retries its operation\'s transient errors with full
 });
 
 test('the checks know an error no model lists: SageMaker.ThrottlingException would be refused', () => {
-  const { raised, prefix } = errorsOf({ Resource: 'arn:aws:states:::aws-sdk:sagemaker:describeCompilationJob' });
+  const { raised, prefix } = errorsOf({ Resource: `arn:${TEST_ENV.partition}:states:::aws-sdk:sagemaker:describeCompilationJob` });
   expect(prefix).toBe('SageMaker');
   expect(raised!.has('SageMaker.ThrottlingException')).toBe(false);
   expect(raised!.has('SageMaker.ResourceNotFoundException')).toBe(true);
-  const iot = errorsOf({ Resource: 'arn:aws:states:::aws-sdk:iot:describeJob' });
+  const iot = errorsOf({ Resource: `arn:${TEST_ENV.partition}:states:::aws-sdk:iot:describeJob` });
   expect(iot.transient).toEqual(['Iot.ThrottlingException', 'Iot.ServiceUnavailableException']);
 });
