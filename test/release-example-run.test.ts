@@ -80,4 +80,29 @@ describe('the release example, run end to end by the local executor', () => {
       await second.publishing.done();
     }
   });
+
+  describe('a handler\'s own AWS calls are authorized as its function: removing a grant its code needs fails the run', () => {
+    /** The release example's template with `action` taken out of every statement of the policies of `roleIdPrefix`. */
+    const without = (roleIdPrefix: string, action: string) => definitionOf(new ReleaseExampleStack(new App(), 'Release'), (template) => {
+      for (const r of Object.values(template.Resources)) {
+        const p = r.Properties as { Roles?: { Ref: string }[]; PolicyDocument?: { Statement: { Action: string | string[] }[] } } | undefined;
+        if (r.Type !== 'AWS::IAM::Policy' || !p?.Roles?.some((role) => role.Ref.startsWith(roleIdPrefix))) continue;
+        p.PolicyDocument!.Statement = p.PolicyDocument!.Statement
+          .map((st) => ({ ...st, Action: [st.Action].flat().filter((a) => a !== action) }))
+          .filter((st) => st.Action.length > 0);
+      }
+    });
+
+    test.each([
+      ['the publisher may not read packages/: Greengrass reads the artifact with its permissions', 'PublishPublisherRole', 's3:GetObject', /Greengrass, reading the artifacts of com\.example\.resnet18\.[a-z0-9-]+\): \S+PublishPublisherRole\S+ may not s3:GetObject on arn:aws:s3:::storec1f82936\/packages\//],
+      ['the ring ledger may not update items: recording a release is refused', 'JetsonNanoRolloutLedgerRole', 'dynamodb:UpdateItem', /function JetsonNanoRolloutLedger\w+\): \S+JetsonNanoRolloutLedgerRole\S+ may not dynamodb:UpdateItem on arn:aws:dynamodb:eu-west-1:111122223333:table\//],
+    ])('%s', async (_title, role, action, message) => {
+      const w = world('resnet18-v3', {});
+      try {
+        await expect(runDefinition(without(role, action), { runId: 'resnet18-v3' }, { handlers: w.handlers, context: w.context })).rejects.toThrow(message);
+      } finally {
+        await w.publishing.done();
+      }
+    });
+  });
 });

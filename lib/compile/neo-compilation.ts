@@ -200,6 +200,7 @@ export class NeoCompilation extends sfn.StateMachineFragment {
       comment: 'Starts the Neo compilation job of one variant (ResourceInUse: it exists already, go on polling it)',
       service: 'sagemaker',
       action: 'createCompilationJob',
+      iamAction: 'sagemaker:CreateCompilationJob',
       iamResources: [jobArnPattern],
       parameters: {
         'CompilationJobName.$': '$.job.jobName',
@@ -243,6 +244,7 @@ export class NeoCompilation extends sfn.StateMachineFragment {
       stateName: 'DescribeCompilationJob',
       service: 'sagemaker',
       action: 'describeCompilationJob',
+      iamAction: 'sagemaker:DescribeCompilationJob',
       iamResources: [jobArnPattern],
       parameters: { 'CompilationJobName.$': '$.job.jobName' },
       resultSelector: { 'Job.$': '$', 'CheckedAt.$': '$$.State.EnteredTime' },
@@ -254,6 +256,7 @@ export class NeoCompilation extends sfn.StateMachineFragment {
       comment: 'The time budget is spent: stop the job before the variant fails',
       service: 'sagemaker',
       action: 'stopCompilationJob',
+      iamAction: 'sagemaker:StopCompilationJob',
       iamResources: [jobArnPattern],
       parameters: { 'CompilationJobName.$': '$.job.jobName' },
       resultPath: sfn.JsonPath.DISCARD,
@@ -377,7 +380,8 @@ export class NeoCompilation extends sfn.StateMachineFragment {
       description: 'cdk-edge-model-pipeline: assumed by SageMaker Neo to compile models',
     });
     this.grantModelRead(props.model, props.store, role);
-    props.store.grantWrite(role, ArtifactStore.COMPILED_PREFIX);
+    // SageMaker may upload the compiled model in parts.
+    props.store.grantWrite(role, ArtifactStore.COMPILED_PREFIX, { multipart: true });
     const logGroupArn = stack.formatArn({
       service: 'logs',
       resource: 'log-group',

@@ -82,7 +82,8 @@ export class CanaryResults extends Construct {
       },
     });
     this.collectorFunction = this._collector.function;
-    this.grantTable(this._collector.role);
+    // The collector records results and reads the canary: no new items.
+    this.grantTableActions(this._collector.role, 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query');
     props.store.grantWrite(this._collector.role, ArtifactStore.REPORT_PREFIX);
 
     this._control = new BundledHandler(this, 'Control', {
@@ -93,7 +94,7 @@ export class CanaryResults extends Construct {
       environment: { CANARY_TABLE: this.table.tableName },
     });
     this.controlFunction = this._control.function;
-    this.grantTable(this._control.role);
+    this.grantTableActions(this._control.role, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query');
 
     const ruleRole = new iam.Role(this, 'RuleRole', {
       assumedBy: new iam.ServicePrincipal('iot.amazonaws.com').withConditions({ StringEquals: { 'aws:SourceAccount': Stack.of(this).account } }),
@@ -128,12 +129,15 @@ export class CanaryResults extends Construct {
     // machine refers to the functions, so their default policies cannot
     // refer to the state machine without a dependency cycle.
     const id = `TaskResponses${this.taskResponseGrants++}`;
+    // The collector completes a canary or heartbeats it with each report; the control
+    // function completes one at once when every device had reported before (a re-run).
     new iam.Policy(this, id, {
-      roles: [this._collector.role, this._control.role],
-      statements: [new iam.PolicyStatement({
-        actions: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'],
-        resources: [stateMachine.stateMachineArn],
-      })],
+      roles: [this._collector.role],
+      statements: [new iam.PolicyStatement({ actions: ['states:SendTaskSuccess', 'states:SendTaskHeartbeat'], resources: [stateMachine.stateMachineArn] })],
+    });
+    new iam.Policy(this, `${id}Control`, {
+      roles: [this._control.role],
+      statements: [new iam.PolicyStatement({ actions: ['states:SendTaskSuccess'], resources: [stateMachine.stateMachineArn] })],
     });
   }
 
@@ -141,7 +145,11 @@ export class CanaryResults extends Construct {
 
   /** Lets `grantee` read and write the canary table (Get, Put, Update, Query; no delete, no scan). */
   public grantTable(grantee: iam.IGrantable): iam.Grant {
+    return this.grantTableActions(grantee, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query');
+  }
+
+  private grantTableActions(grantee: iam.IGrantable, ...actions: string[]): iam.Grant {
     this.table.encryptionKey!.grant(grantee, 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey');
-    return this.table.grant(grantee, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query');
+    return this.table.grant(grantee, ...actions);
   }
 }

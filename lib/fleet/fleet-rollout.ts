@@ -222,6 +222,7 @@ export class FleetRollout extends sfn.StateMachineFragment {
       stateName: name('DescribeJob'),
       service: 'iot',
       action: 'describeJob',
+      iamAction: 'iot:DescribeJob',
       iamResources: [jobsArn],
       parameters: { 'JobId.$': `${out}.getDeployment.IotJobId` },
       resultSelector: { 'Job.$': '$.Job', 'CheckedAt.$': '$$.State.EnteredTime' },

@@ -57,9 +57,9 @@ export class ReleaseLedger extends Construct {
     });
   }
 
-  /** Lets `grantee` read items (GetItem, Query). */
+  /** Lets `grantee` read items (GetItem): every read of the ledger is by key. */
   public grantRead(grantee: iam.IGrantable): iam.Grant {
-    return this.table.grant(grantee, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:DescribeTable').combine(this.grantKey(grantee, false));
+    return this.table.grant(grantee, 'dynamodb:GetItem').combine(this.grantKey(grantee, false));
   }
 
   /** Lets `grantee` read and write items (GetItem, PutItem, UpdateItem); never delete or scan. */

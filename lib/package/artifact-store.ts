@@ -175,37 +175,57 @@ export class ArtifactStore extends Construct {
    * @param prefix a key prefix such as `ArtifactStore.MODEL_PREFIX`; '' for the whole bucket
    */
   public grantRead(grantee: iam.IGrantable, prefix: string): iam.Grant {
+    const grant = this.grantObjectsRead(grantee, prefix);
+    this.grantList(grantee, prefix);
+    return grant;
+  }
+
+  /**
+   * Lets `grantee` read objects under `prefix` (and decrypt them), without listing: for a
+   * caller that reads keys it is given, such as Greengrass reading a component's artifacts
+   * with the publisher's permissions.
+   *
+   * @param prefix a key prefix such as `ArtifactStore.PACKAGE_PREFIX`
+   */
+  public grantObjectsRead(grantee: iam.IGrantable, prefix: string): iam.Grant {
     acknowledgePrefix(grantee, this.bucket.arnForObjects(`${prefix}*`));
-    const grant = iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['s3:GetObject', 's3:GetObjectVersion'],
-      resourceArns: [this.bucket.arnForObjects(`${prefix}*`)],
-    });
-    iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['s3:ListBucket'],
-      resourceArns: [this.bucket.bucketArn],
-      conditions: { StringLike: { 's3:prefix': [`${prefix}*`] } },
-    });
+    const grant = iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObject'], resourceArns: [this.bucket.arnForObjects(`${prefix}*`)] });
     this.encryptionKey?.grantDecrypt(grantee);
     return grant;
   }
 
   /**
-   * Lets `grantee` write objects under `prefix`. Nothing else: no delete, no
-   * reads outside the prefix.
+   * Lets `grantee` list the keys under `prefix` (ListBucket with an `s3:prefix` condition),
+   * nothing else: to learn whether a key exists without reading it.
+   *
+   * @param prefix a key prefix such as `ArtifactStore.PACKAGE_PREFIX`
+   */
+  public grantList(grantee: iam.IGrantable, prefix: string): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:ListBucket'],
+      resourceArns: [this.bucket.bucketArn],
+      conditions: { StringLike: { 's3:prefix': [`${prefix}*`] } },
+    });
+  }
+
+  /**
+   * Lets `grantee` write objects under `prefix` with single PUTs (and generate the data key).
+   * Nothing else: no delete, no reads, no multipart uploads unless `options.multipart`.
    *
    * @param prefix a key prefix such as `ArtifactStore.COMPILED_PREFIX`
+   * @param options `multipart: true` for a writer that uploads in parts (SageMaker's output):
+   *   adds `s3:AbortMultipartUpload` and `kms:Decrypt`, which multipart uploads with SSE-KMS need
    */
-  public grantWrite(grantee: iam.IGrantable, prefix: string): iam.Grant {
+  public grantWrite(grantee: iam.IGrantable, prefix: string, options: { readonly multipart?: boolean } = {}): iam.Grant {
     acknowledgePrefix(grantee, this.bucket.arnForObjects(`${prefix}*`));
     const grant = iam.Grant.addToPrincipal({
       grantee,
-      actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
+      actions: options.multipart ? ['s3:PutObject', 's3:AbortMultipartUpload'] : ['s3:PutObject'],
       resourceArns: [this.bucket.arnForObjects(`${prefix}*`)],
     });
-    // Multipart uploads with SSE-KMS need both data-key generation and decrypt.
-    this.encryptionKey?.grant(grantee, 'kms:GenerateDataKey', 'kms:Decrypt');
+    if (options.multipart) this.encryptionKey?.grant(grantee, 'kms:GenerateDataKey', 'kms:Decrypt');
+    else this.encryptionKey?.grant(grantee, 'kms:GenerateDataKey');
     return grant;
   }
 
@@ -237,14 +257,14 @@ function acknowledgePrefix(grantee: iam.IGrantable, objectsArn: string): void {
 }
 
 /**
- * Lets `grantee` read one object (all its versions), and decrypt it when the
+ * Lets `grantee` read one object (its current version), and decrypt it when the
  * bucket has a KMS key: narrower than `IBucket.grantRead`, which adds
  * wildcard actions and the bucket itself.
  */
 export function grantObjectRead(bucket: s3.IBucket, key: string, grantee: iam.IGrantable): iam.Grant {
   const grant = iam.Grant.addToPrincipal({
     grantee,
-    actions: ['s3:GetObject', 's3:GetObjectVersion'],
+    actions: ['s3:GetObject'],
     resourceArns: [bucket.arnForObjects(key)],
   });
   bucket.encryptionKey?.grantDecrypt(grantee);
@@ -265,7 +285,7 @@ export function grantBucketObjectsRead(bucket: s3.IBucket, grantee: iam.IGrantab
   acknowledgePrefix(grantee, bucket.arnForObjects('*'));
   const grant = iam.Grant.addToPrincipal({
     grantee,
-    actions: ['s3:GetObject', 's3:GetObjectVersion'],
+    actions: ['s3:GetObject'],
     resourceArns: [bucket.arnForObjects('*')],
   });
   bucket.encryptionKey?.grantDecrypt(grantee);

@@ -165,7 +165,8 @@ export class ComponentPublishing extends sfn.StateMachineFragment {
     });
     props.store.grantRead(packager.role, ArtifactStore.COMPILED_PREFIX);
     props.store.grantRead(packager.role, ArtifactStore.MODEL_PREFIX);
-    props.store.grantRead(packager.role, ArtifactStore.PACKAGE_PREFIX);
+    // A package is content-addressed: listing tells whether it is stored already.
+    props.store.grantList(packager.role, ArtifactStore.PACKAGE_PREFIX);
     props.store.grantWrite(packager.role, ArtifactStore.PACKAGE_PREFIX);
 
     const publisher = new BundledHandler(this, 'Publisher', {
@@ -177,7 +178,7 @@ export class ComponentPublishing extends sfn.StateMachineFragment {
     });
     props.ledger.grantWrite(publisher.role);
     // Greengrass reads the artifact with the caller's permissions to record its digest.
-    props.store.grantRead(publisher.role, ArtifactStore.PACKAGE_PREFIX);
+    props.store.grantObjectsRead(publisher.role, ArtifactStore.PACKAGE_PREFIX);
     const componentArns = [
       stack.formatArn({ service: 'greengrass', resource: 'components', resourceName: `${props.componentNamePrefix}.*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
       stack.formatArn({ service: 'greengrass', resource: 'components', resourceName: `${props.componentNamePrefix}.*:versions:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),

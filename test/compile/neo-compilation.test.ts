@@ -45,7 +45,7 @@ describe('NeoCompilation resources', () => {
     const statements = statementsOf(template, roleId(stack, compile.role));
     const s3Statements = statements.filter((s) => JSON.stringify(s.Action).includes('s3:'));
     expect(s3Statements.map((st) => [st.Action, JSON.stringify(st.Resource)])).toEqual([
-      [['s3:GetObject', 's3:GetObjectVersion'], expect.stringMatching(/"Fn::GetAtt":\["Store[0-9A-F]+","Arn"\]\},"\/models\/digits\/model\.tar\.gz"/)],
+      ['s3:GetObject', expect.stringMatching(/"Fn::GetAtt":\["Store[0-9A-F]+","Arn"\]\},"\/models\/digits\/model\.tar\.gz"/)],
       [['s3:PutObject', 's3:AbortMultipartUpload'], expect.stringMatching(/"Fn::GetAtt":\["Store[0-9A-F]+","Arn"\]\},"\/compiled\/\*"/)],
     ]);
     const logs = statements.find((s) => JSON.stringify(s.Action).includes('logs:'))!;
@@ -66,7 +66,7 @@ describe('NeoCompilation resources', () => {
       Condition: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } },
     }]);
     const sagemaker = statements.filter((s) => String(s.Action).startsWith('sagemaker:'));
-    expect(sagemaker.map((s) => s.Action).sort()).toEqual(['sagemaker:createCompilationJob', 'sagemaker:describeCompilationJob', 'sagemaker:stopCompilationJob']);
+    expect(sagemaker.map((s) => s.Action).sort()).toEqual(['sagemaker:CreateCompilationJob', 'sagemaker:DescribeCompilationJob', 'sagemaker:StopCompilationJob']);
     for (const s of sagemaker) expect(JSON.stringify(s.Resource)).toContain(':compilation-job/digits-*');
   });
 

@@ -2,6 +2,7 @@ import { handle, RolloutLedgerEvent } from '../../lambda/rollout-ledger/index';
 import { Ledger } from '../../lambda/shared/ledger';
 import { expectValidRequest } from './aws-model';
 import { Clock } from './clock';
+import { env } from './iam/caller';
 import { MemoryTable } from './memory-table';
 import { TaskHandler } from './state-machine';
 
@@ -68,8 +69,7 @@ export class FakeFleet {
   }
 
   public handlers(): Record<string, TaskHandler> {
-    const ledger = new Ledger('ledger', this.table.client());
-    const ledgerCall: TaskHandler = async (input) => (await handle(input as unknown as RolloutLedgerEvent, ledger, new Date(this.clock.now))) as Json;
+    const ledgerCall: TaskHandler = async (input) => (await handle(input as unknown as RolloutLedgerEvent, new Ledger(env('LEDGER_TABLE', 'ledger'), this.table.client()), new Date(this.clock.now))) as Json;
     const p = this.prefix;
     return {
       [`${p}PrepareRollout`]: ledgerCall,

@@ -1,8 +1,10 @@
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { preflight, PreflightEvent } from '../../lambda/compile-preflight/index';
 import { summarize, SummaryEvent } from '../../lambda/compile-summary/index';
 import { chunked } from './archives';
 import { expectValidRequest } from './aws-model';
 import { Clock } from './clock';
+import { s3Read } from './iam/s3-rules';
 import { TaskHandler } from './state-machine';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -62,7 +64,11 @@ export class FakeNeo {
 
   public handlers(): Record<string, TaskHandler> {
     return {
-      CompilePreflight: async (input) => preflight(input as unknown as PreflightEvent, async () => chunked(this.archive), new Date(this.clock.now)) as unknown as Json,
+      CompilePreflight: async (input) => preflight(input as unknown as PreflightEvent, async (bucket, key) => {
+        // The preflight reads the model as its function would (authorized in a run with an account).
+        await s3Read(new GetObjectCommand({ Bucket: bucket, Key: key }), true);
+        return chunked(this.archive);
+      }, new Date(this.clock.now)) as unknown as Json,
       SummarizeCompilation: (input) => summarize(input as unknown as SummaryEvent) as unknown as Json,
       CreateCompilationJob: (input) => this.create(input as Record<string, unknown>),
       DescribeCompilationJob: (input) => this.describe(input as Record<string, unknown>),

@@ -12,8 +12,8 @@ import { Ledger } from '../../lambda/shared/ledger';
 import { chunked } from './archives';
 import { expectValidRequest } from './aws-model';
 import { Clock } from './clock';
-import { Account } from './iam/account';
-import { S3Rules } from './iam/s3-rules';
+import { authorizeCommand, env } from './iam/caller';
+import { s3Read } from './iam/s3-rules';
 import { MemoryTable } from './memory-table';
 import { TaskHandler } from './state-machine';
 
@@ -35,29 +35,28 @@ export class FakePublishing {
   private readonly work = fs.mkdtempSync(path.join(os.tmpdir(), 'publish-world-'));
 
   /**
-   * @param access the account the packager's S3 calls are authorized in (its role, from the
-   *   synthesized stack): S3 then answers as it would that role (403 for a missing key
-   *   without ListBucket on the whole bucket)
+   * S3 answers as it would the calling function (see `iam/caller.ts`): in a run with an
+   * account, 403 for a missing key without ListBucket on the whole bucket, and a denied call
+   * fails the run.
    */
-  constructor(public readonly table: MemoryTable = new MemoryTable(), public readonly clock: Clock = new Clock(), access?: { account: Account; packagerRole: string }) {
-    const rules = access ? new S3Rules(access.account, access.packagerRole, 'the packaging handler') : undefined;
+  constructor(public readonly table: MemoryTable = new MemoryTable(), public readonly clock: Clock = new Clock()) {
     this.s3.on(HeadObjectCommand).callsFake(async (input: { Bucket: string; Key: string }) => {
       const object = this.objects.get(input.Key);
-      await rules?.read(input.Bucket, input.Key, object !== undefined);
+      await s3Read(new HeadObjectCommand(input), object !== undefined);
       if (!object) throw Object.assign(new Error('Not Found'), { name: 'NotFound', $metadata: { httpStatusCode: 404 } });
       return { ContentLength: object.length, ETag: '"e"' };
     });
     this.s3.on(ListObjectsV2Command).callsFake(async (input: { Bucket: string; Prefix: string; MaxKeys?: number }) => {
-      await rules?.list(input.Bucket, input.Prefix);
+      await authorizeCommand(new ListObjectsV2Command(input));
       const keys = [...this.objects.keys()].filter((k) => k.startsWith(input.Prefix)).sort().slice(0, input.MaxKeys ?? 1000);
       return { Contents: keys.map((Key) => ({ Key })) };
     });
     this.s3.on(GetObjectCommand).callsFake(async (input: { Bucket: string; Key: string }) => {
-      await rules?.read(input.Bucket, input.Key, this.objects.has(input.Key));
+      await s3Read(new GetObjectCommand(input), this.objects.has(input.Key));
       return { Body: sdkStreamMixin(Readable.from(chunked(this.objects.get(input.Key)!))) };
     });
     this.s3.on(PutObjectCommand).callsFake(async (input: { Bucket: string; Key: string; Body: Readable; IfNoneMatch?: string }) => {
-      await rules?.write(input.Bucket, input.Key);
+      await authorizeCommand(new PutObjectCommand(input));
       const chunks: Buffer[] = [];
       for await (const chunk of input.Body) chunks.push(chunk as Buffer);
       // S3 conditional writes: If-None-Match: * fails when the key exists.
@@ -70,6 +69,7 @@ export class FakePublishing {
     });
     this.gg.on(CreateComponentVersionCommand).callsFake(async (input) => {
       expectValidRequest('greengrassv2', 'CreateComponentVersion', input);
+      await authorizeCommand(new CreateComponentVersionCommand(input));
       return {};
     });
   }
@@ -88,17 +88,16 @@ export class FakePublishing {
   }
 
   public handlers(): Record<string, TaskHandler> {
-    const ledger = new Ledger('ledger', this.table.client());
     // Concurrent invocations each get a /tmp of their own in Lambda: here, a folder each.
     let invocation = 0;
-    const cfg = () => ({ bucket: BUCKET, prefix: 'packages/', maxBytes: 100 * 1024 * 1024, workDir: path.join(this.work, `pkg-${invocation++}`) });
+    const cfg = () => ({ bucket: env('STORE_BUCKET', BUCKET), prefix: env('PACKAGE_PREFIX', 'packages/'), maxBytes: 100 * 1024 * 1024, workDir: path.join(this.work, `pkg-${invocation++}`) });
     const prefix = 'arn:aws:greengrass:eu-west-1:111122223333';
     return {
       PackageArtifact: async (input) => {
         this.packaged++;
         return this.track(packageVariant(input as unknown as PackageEvent, cfg(), new S3Client({})));
       },
-      PublishComponent: async (input) => this.track(publish(input as unknown as PublishEvent, ledger, new GreengrassV2Client({}), prefix, new Date(this.clock.now))),
+      PublishComponent: async (input) => this.track(publish(input as unknown as PublishEvent, new Ledger(env('LEDGER_TABLE', 'ledger'), this.table.client()), new GreengrassV2Client({}), prefix, new Date(this.clock.now))),
       DescribeComponent: (input) => {
         expectValidRequest('greengrassv2', 'DescribeComponent', input);
         this.clock.now += 10_000;

@@ -1,5 +1,7 @@
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 
+import { authorizeCommand } from './iam/caller';
+
 type Item = Record<string, unknown>;
 
 /**
@@ -41,6 +43,8 @@ export class MemoryTable {
   }
 
   private async send(command: unknown): Promise<unknown> {
+    // In a run with an account, the calling function's role must allow the call.
+    await authorizeCommand(command as never);
     if (command instanceof GetCommand) {
       this.calls.push('Get');
       const item = this.items.get(this.key(command.input.Key as { pk: string; sk: string }));

@@ -4,24 +4,31 @@ import aslValidator from 'asl-validator';
 import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { AccessDeniedInTest, Account, Decision } from './iam/account';
 import { serviceCallsAfter, taskCalls } from './iam/task-calls';
-import { CfnTemplate, resolve } from './iam/template';
+import { invokeAs } from './iam/caller';
+import { arnOf, CfnTemplate, resolve } from './iam/template';
 
 export { TEST_ENV } from './iam/template';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 /** The account and role each definition from {@link definitionsOf} runs with. */
-const ACCESS = new WeakMap<object, { account: Account; role: string }>();
+const ACCESS = new WeakMap<object, { account: Account; role: string; arn: string }>();
 
-/** The ASL definitions of every state machine in `stack`, tokens resolved to test values. */
-export function definitionsOf(stack: Stack): Record<string, Json> {
+/**
+ * The ASL definitions of every state machine in `stack`, tokens resolved to test values.
+ *
+ * @param edit changes the synthesized template before the account is read from it (a test
+ *   that removes a grant, to show the run then fails)
+ */
+export function definitionsOf(stack: Stack, edit?: (template: CfnTemplate) => void): Record<string, Json> {
   const template = Template.fromStack(stack).toJSON() as CfnTemplate;
+  edit?.(template);
   const account = Account.of(template);
   const out: Record<string, Json> = {};
   for (const [id, resource] of Object.entries(template.Resources)) {
     if (resource.Type !== 'AWS::StepFunctions::StateMachine') continue;
     const definition = JSON.parse(resolve(resource.Properties!.DefinitionString, template.Resources) as string) as Json;
-    ACCESS.set(definition as object, { account, role: resolve(resource.Properties!.RoleArn, template.Resources) as string });
+    ACCESS.set(definition as object, { account, role: resolve(resource.Properties!.RoleArn, template.Resources) as string, arn: arnOf(id, resource.Type) });
     out[id] = definition;
   }
   return out;
@@ -33,8 +40,8 @@ export function accountOf(definition: Json): Account | undefined {
 }
 
 /** The one state machine definition in `stack`. */
-export function definitionOf(stack: Stack): Json {
-  const all = Object.values(definitionsOf(stack));
+export function definitionOf(stack: Stack, edit?: (template: CfnTemplate) => void): Json {
+  const all = Object.values(definitionsOf(stack, edit));
   if (all.length !== 1) throw new Error(`expected one state machine, found ${all.length}`);
   return all[0];
 }
@@ -57,6 +64,13 @@ export function taskStates(definition: Json): Record<string, Record<string, unkn
   };
   walk((definition as { States: Record<string, Record<string, unknown>> }).States);
   return names;
+}
+
+/** The function a Lambda Task invokes, if it is one. */
+function invokedFunction(resource: string, params: Record<string, unknown>): string | undefined {
+  if (/^arn:[^:]+:lambda:[^:]+:[^:]+:function:/.test(resource)) return resource;
+  if (/^arn:[^:]+:states:::lambda:invoke(\.waitForTaskToken)?$/.test(resource)) return params.FunctionName as string;
+  return undefined;
 }
 
 /** Fails with asl-validator's errors if the definition is not valid ASL. */
@@ -126,7 +140,9 @@ export async function runDefinition(definition: Json, input: Json, options: RunO
           if (!decision.allowed) throw new AccessDeniedInTest(decision);
         }
       }
-      const result = await fn(taskInput);
+      // A Lambda Task's code runs as its function: every SDK call it makes is authorized too.
+      const fnArn = access && states[name] ? invokedFunction(states[name].Resource as string, taskInput as Record<string, unknown>) : undefined;
+      const result = fnArn ? await invokeAs({ account: access!.account, fn: access!.account.lambdaFunction(fnArn), stateMachineArn: access!.arn, decisions: calls }, () => fn(taskInput)) : await fn(taskInput);
       if (access && states[name]) {
         for (const call of serviceCallsAfter(name, states[name].Resource as string, taskInput as Record<string, unknown>)) calls.push(await access.account.authorize(call));
       }

@@ -12,6 +12,7 @@ import { CanaryStore } from '../../../lambda/shared/canary-store';
 import { Ledger } from '../../../lambda/shared/ledger';
 import { FIXTURES } from '../../../test/support/archives';
 import { expectValidRequest } from '../../../test/support/aws-model';
+import { asFunction, authorizeCommand, env } from '../../../test/support/iam/caller';
 import { MemoryTable } from '../../../test/support/memory-table';
 import { TaskHandler } from '../../../test/support/state-machine';
 
@@ -42,17 +43,20 @@ export class FakeCanary {
   /** Which devices report, per variant; the rest stay silent. */
   public reporting: Record<string, string[]> = {};
   /** A stand-in S3 client (not a class-wide mock, so it can live beside other S3 fakes): it keeps what is put. */
-  private readonly s3 = { send: async (cmd: { input: { Key: string; Body: string } }) => {
+  private readonly s3 = { send: async (cmd: { constructor: { name: string }; input: { Key: string; Body: string } }) => {
+    await authorizeCommand(cmd as never);
     this.reports.set(cmd.input.Key, String(cmd.input.Body));
     return {};
   } } as unknown as S3Client;
   public readonly store = new CanaryStore('canary', this.canaryTable.client());
   private readonly sfn = { send: async (cmd: { constructor: { name: string }; input: { output?: string } }) => {
+    await authorizeCommand(cmd as never);
     if (cmd.constructor.name === 'SendTaskSuccessCommand') this.completions.push(cmd.input.output!);
     return {};
   } } as unknown as SFNClient;
-  private readonly iot = { send: async (cmd: { input: Record<string, unknown> }) => {
+  private readonly iot = { send: async (cmd: { constructor: { name: string }; input: Record<string, unknown> }) => {
     expectValidRequest('iot', 'ListThingsInThingGroup', cmd.input);
+    await authorizeCommand(cmd);
     return { things: this.devicesOf(cmd.input.thingGroupName as string) };
   } } as unknown as IoTClient;
 
@@ -67,7 +71,9 @@ export class FakeCanary {
   /** The handlers of one class's canary states (prefix: `{class} canary: `) and the gate. */
   public handlers(P = 'x86-gateway canary: '): Record<string, TaskHandler> {
     const clients = { iot: this.iot, sfn: this.sfn };
-    const ledger = new Ledger('ledger', this.ledgerTable.client());
+    // Each handler reads its table and bucket names from its function's environment.
+    const store = () => new CanaryStore(env('CANARY_TABLE', 'canary'), this.canaryTable.client());
+    const ledger = () => new Ledger(env('LEDGER_TABLE', 'ledger'), this.ledgerTable.client());
     const greengrass = (operation: string) => (input: Json): Json => {
       expectValidRequest('greengrassv2', operation, input);
       if (operation === 'CancelDeployment') {
@@ -78,27 +84,30 @@ export class FakeCanary {
       return { DeploymentId: `d-${this.deployments.length}` };
     };
     return {
-      [`${P}RegisterCanary`]: async (input) => (await control(input as unknown as ControlEvent, this.store, clients)) as Json,
+      [`${P}RegisterCanary`]: async (input) => (await control(input as unknown as ControlEvent, store(), clients)) as Json,
       [`${P}DeployCanary`]: greengrass('CreateDeployment'),
       [`${P}RevertCanary`]: greengrass('CreateDeployment'),
       [`${P}CancelCanary`]: greengrass('CancelDeployment'),
-      [`${P}CloseCanary`]: async (input) => (await control(input as unknown as ControlEvent, this.store, clients)) as Json,
-      [`${P}CanaryLastGood`]: async (input) => (await handle(input as never, ledger)) as Json,
+      [`${P}CloseCanary`]: async (input) => (await control(input as unknown as ControlEvent, store(), clients)) as Json,
+      [`${P}CanaryLastGood`]: async (input) => (await handle(input as never, ledger())) as Json,
       [`${P}WaitForCanaryResults`]: async (input) => {
         // A waitForTaskToken Lambda task sends { FunctionName, Payload }.
         const event = (input as unknown as { Payload: { token: string; runId: string; variant: string } }).Payload;
         const before = this.completions.length;
-        await control({ op: 'attach', ...event }, this.store, clients);
+        await control({ op: 'attach', ...event }, store(), clients);
         // The devices run the agent for real and publish; the topic rule hands each result to the collector.
-        const group = (await this.store.state(event.runId, event.variant))!.group;
+        const group = (await store().state(event.runId, event.variant))!.group;
         for (const thing of this.reporting[event.variant] ?? this.devicesOf(group)) {
           const doc = await deviceResult(thing, event.variant, event.runId);
-          await collect({ ...doc, topicRunId: doc.runId, topicThing: thing } as never, { store: this.store, s3: this.s3, sfn: this.sfn, bucket: 'storec1f82936', prefix: 'reports/' });
+          // The topic rule invokes the collector: its code runs as the collector function.
+          await asFunction(/ResultsCollector[0-9A-F]{8}$/, () => collect({ ...doc, topicRunId: doc.runId, topicThing: thing } as never, {
+            store: store(), s3: this.s3, sfn: this.sfn, bucket: env('STORE_BUCKET', 'storec1f82936'), prefix: env('REPORT_PREFIX', 'reports/'),
+          }));
         }
         if (this.completions.length === before) throw Object.assign(new Error('no SendTaskSuccess before the task timed out'), { name: 'States.Timeout' });
         return JSON.parse(this.completions[this.completions.length - 1]) as Json;
       },
-      'QualityGate': async (input) => (await gate(input as unknown as GateEvent, 'storec1f82936', 'reports/', this.s3)) as unknown as Json,
+      'QualityGate': async (input) => (await gate(input as unknown as GateEvent, env('STORE_BUCKET', 'storec1f82936'), env('REPORT_PREFIX', 'reports/'), this.s3)) as unknown as Json,
     };
   }
 }

@@ -13,7 +13,8 @@ import { FakeFleet, JobSnapshot } from '../../../test/support/fake-fleet';
 import { FakeNeo } from '../../../test/support/fake-neo';
 import { BUCKET, FakePublishing } from '../../../test/support/fake-publishing';
 import { MemoryTable } from '../../../test/support/memory-table';
-import { accountOf, definitionOf, expectValidAsl, runDefinition, TaskHandler } from '../../../test/support/state-machine';
+import { asFunction, authorizeCommand, env } from '../../../test/support/iam/caller';
+import { definitionOf, expectValidAsl, runDefinition, TaskHandler } from '../../../test/support/state-machine';
 import { FakeCanary } from './fake-canary';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -47,16 +48,18 @@ export class MixedFleetWorld {
   public metricsFail = false;
   public canary = new FakeCanary((group) => [`${group}-a`, `${group}-b`], this.ledger);
   public decision: Decision = { approve: true, comment: 'looks good' };
+  /** Which canary devices report, per variant (the rest stay silent); every device by default. */
+  public reporting: Record<string, string[]> = {};
   private publishing?: FakePublishing;
 
   public async run(runId: string, jobs: Partial<Record<string, JobSnapshot[][]>> = {}) {
     const neo = new FakeNeo({}, 30, fixture('digits/model.tar.gz'), this.clock);
-    const account = accountOf(mixedFleetDefinition)!;
-    this.publishing = new FakePublishing(this.ledger, this.clock, { account, packagerRole: account.role('PipelinePublishPackagerRole').arn });
+    this.publishing = new FakePublishing(this.ledger, this.clock);
     for (const c of CLASSES) for (const v of VARIANTS[c]) this.publishing.objects.set(`compiled/${runId}/${v.variant}/model-${v.target}.tar.gz`, makeTarGz(neoCompiledFiles()));
     for (const g of RINGS) this.fleets[g].script(...(jobs[g] ?? [[{ queued: 0, inProgress: 0, succeeded: 5 }]]));
     this.canary.done();
     this.canary = new FakeCanary((group) => [`${group}-a`, `${group}-b`], this.ledger);
+    this.canary.reporting = this.reporting;
     const handlers: Record<string, TaskHandler> = {
       ...neo.handlers(),
       ...this.publishing.handlers(),
@@ -81,15 +84,20 @@ export class MixedFleetWorld {
       return { MessageId: String(this.notifications.length) };
     };
     const sfn = { send: async (cmd: { constructor: { name: string }; input: Record<string, string> }) => {
+      await authorizeCommand(cmd);
       this.lastDecision = cmd;
       return {};
     } } as unknown as SFNClient;
-    const deps: ApprovalDeps = {
-      client: this.approvals.client() as DynamoDBDocumentClient, table: 'canary', sfn,
-      sns: { send: async (cmd: { input: { Message: string } }) => notify({ Message: cmd.input.Message }) } as never,
-      topicArn: 'arn:aws:sns:eu-west-1:111122223333:notifications', functionName: 'approval',
-    };
-    const ringLedger: TaskHandler = async (input) => (await handle(input as never, new Ledger('ledger', this.ledger.client()), new Date(this.clock.now))) as Json;
+    const sns = { send: async (cmd: { constructor: { name: string }; input: { Message: string } }) => {
+      await authorizeCommand(cmd);
+      return notify({ Message: cmd.input.Message });
+    } } as never;
+    // The approval function's table and topic, as its synthesized environment names them.
+    const deps = (): ApprovalDeps => ({
+      client: this.approvals.client() as DynamoDBDocumentClient, table: env('APPROVAL_TABLE', 'canary'), sfn, sns,
+      topicArn: env('TOPIC_ARN', 'arn:aws:sns:eu-west-1:111122223333:notifications'), functionName: 'approval',
+    });
+    const ringLedger: TaskHandler = async (input) => (await handle(input as never, new Ledger(env('LEDGER_TABLE', 'ledger'), this.ledger.client()), new Date(this.clock.now))) as Json;
     const metrics: TaskHandler = (input) => {
       if (this.metricsFail) throw Object.assign(new Error('Task timed out after 10.00 seconds'), { name: 'Sandbox.Timedout' });
       const result = runMetrics(input as unknown as RunMetricsEvent, new Date(this.clock.now));
@@ -101,9 +109,9 @@ export class MixedFleetWorld {
       NotifyRunStarted: notify, NotifyGateFailed: notify, NotifyRejected: notify, NotifyReleased: notify,
       RequestApproval: async (input) => {
         const event = (input as unknown as { Payload: RequestEvent }).Payload;
-        await approval(event, deps);
+        await approval(event, deps());
         // The approver decides through the approval function, not with the token.
-        await approval({ runId: event.runId, ...this.decision } as DecideEvent, deps, 'approver@example.com');
+        await asFunction(/Approval[0-9A-F]{8}$/, () => approval({ runId: event.runId, ...this.decision } as DecideEvent, deps(), 'approver@example.com'));
         const sent = this.lastDecision!;
         if (sent.constructor.name === 'SendTaskFailureCommand') throw Object.assign(new Error(sent.input.cause), { name: sent.input.error });
         return JSON.parse(sent.input.output) as Json;

@@ -26,6 +26,18 @@ export interface Statement {
   readonly Condition?: Record<string, Record<string, unknown>>;
 }
 
+/** A Lambda function of the templates: its execution role and its environment, resolved. */
+export interface LambdaFunction {
+  readonly logicalId: string;
+  readonly arn: string;
+  readonly role: string;
+  readonly environment: Record<string, string>;
+  /** The log group the Lambda runtime writes to with the execution role. */
+  readonly logGroup: string;
+  /** Whether the runtime sends X-Ray traces (TracingConfig Active). */
+  readonly tracing: boolean;
+}
+
 export interface Role {
   readonly logicalId: string;
   readonly arn: string;
@@ -81,6 +93,7 @@ export class Account {
   }
 
   public readonly roles = new Map<string, Role>();
+  public readonly functions = new Map<string, LambdaFunction>();
   private readonly resourcePolicies = new Map<string, { name: string; policy: PolicyDocument }>();
   private readonly keyOf = new Map<string, string>();
   private readonly keyArns = new Map<string, string>();
@@ -149,6 +162,14 @@ export class Account {
         case 'AWS::SQS::QueuePolicy':
           for (const url of asList(p.Queues as string[])) this.addResourcePolicy(queueArn(url), id, p.PolicyDocument as PolicyDocument);
           break;
+        case 'AWS::Lambda::Function': {
+          const arn = arnOf(id, r.Type);
+          const environment = ((p.Environment as { Variables?: Record<string, string> } | undefined)?.Variables) ?? {};
+          const logGroup = (p.LoggingConfig as { LogGroup?: string } | undefined)?.LogGroup ?? `/aws/lambda/${id}`;
+          const tracing = (p.TracingConfig as { Mode?: string } | undefined)?.Mode === 'Active';
+          this.functions.set(arn, { logicalId: id, arn, role: p.Role as string, environment, logGroup, tracing });
+          break;
+        }
         case 'AWS::Lambda::Permission':
           this.addResourcePolicy(functionArn(p.FunctionName as string), id, { Version: '2012-10-17', Statement: [permissionStatement(p)] });
           break;
@@ -187,6 +208,15 @@ export class Account {
   public role(prefix: string): Role {
     const matches = [...this.roles.values()].filter((r) => r.logicalId.startsWith(prefix));
     if (matches.length !== 1) throw new Error(`expected one role whose id starts with ${prefix}, found ${matches.map((r) => r.logicalId).join(', ') || 'none'}`);
+    return matches[0];
+  }
+
+  /** The function with this ARN (a qualified ARN too), or the one whose logical id starts with (or matches) `which`. */
+  public lambdaFunction(which: string | RegExp): LambdaFunction {
+    const byArn = typeof which === 'string' ? this.functions.get(functionArn(which)) : undefined;
+    if (typeof which === 'string' && which.startsWith('arn:') && byArn) return byArn;
+    const matches = [...this.functions.values()].filter((f) => (typeof which === 'string' ? f.logicalId.startsWith(which) : which.test(f.logicalId)));
+    if (matches.length !== 1) throw new Error(`expected one function whose id ${typeof which === 'string' ? 'starts with' : 'matches'} ${String(which)}, found ${matches.map((f) => f.logicalId).join(', ') || 'none'}`);
     return matches[0];
   }
 
