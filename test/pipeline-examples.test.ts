@@ -2,7 +2,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { MixedFleetPipelineStack, ModelRegistryPipelineStack, OnnxRuntimeFleetPipelineStack, SingleJetsonPipelineStack } from '../examples/pipelines';
 import { expectCompliant } from './support/compliance';
-import { definitionOf, expectValidAsl } from './support/state-machine';
+import { definitionOf, expectValidAsl, taskStateNames } from './support/state-machine';
 
 const EXAMPLES: [string, new (scope: App, id: string) => Stack][] = [
   ['single Jetson class', SingleJetsonPipelineStack],
@@ -31,8 +31,10 @@ test('the mixed fleet has a canary and two rings per class, an approval step, al
   t.resourceCountIs('AWS::CloudWatch::Alarm', 3);
   t.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   t.resourceCountIs('AWS::Events::Rule', 1);
-  const states = Object.keys((definitionOf(stack) as { States: Record<string, unknown> }).States);
-  expect(states).toEqual(expect.arrayContaining(['RequestApproval', 'NotifyRunStarted', 'NotifyReleased', 'jetson-nano: Rings', 'rasp4b: Rings', 'x86-gateway: Rings']));
+  const states = [...taskStateNames(definitionOf(stack)), ...Object.keys((definitionOf(stack) as { States: Record<string, unknown> }).States)];
+  expect(states).toEqual(expect.arrayContaining(['RequestApproval', 'NotifyRunStarted', 'NotifyReleased', 'NotifyRunFailed', 'Rollout stage']));
+  const rollout = ((definitionOf(stack) as { States: Record<string, { Branches?: { States: Record<string, unknown> }[] }> }).States['Rollout stage'].Branches![0].States);
+  expect(Object.keys(rollout)).toEqual(expect.arrayContaining(['jetson-nano: Rings', 'rasp4b: Rings', 'x86-gateway: Rings']));
 });
 
 test('the Model Registry example starts runs from approved packages of its group only', () => {

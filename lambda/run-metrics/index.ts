@@ -17,7 +17,7 @@ export const STAGES = [
 ] as const;
 
 /** How a run ended, as the notification events name it. */
-export const OUTCOMES = ['RELEASED', 'GATE_FAILED', 'APPROVAL_REJECTED', 'ROLLOUT_REVERTED'] as const;
+export const OUTCOMES = ['RELEASED', 'GATE_FAILED', 'APPROVAL_REJECTED', 'ROLLOUT_REVERTED', 'ROLLOUT_CANCELED', 'REVERT_FAILED', 'RUN_FAILED'] as const;
 export type Outcome = typeof OUTCOMES[number];
 
 export interface RunMetricsEvent {

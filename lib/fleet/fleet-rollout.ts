@@ -319,7 +319,12 @@ export class FleetRollout extends sfn.StateMachineFragment {
     const revertChoice = new sfn.Choice(this, 'HasLastGoodRelease', { stateName: name('HasLastGoodRelease') })
       .when(sfn.Condition.booleanEquals(`${out}.prepare.hasLastGood`, true), revertDeploy)
       .otherwise(cancel);
-    for (const r of [aborted, unhealthy, timedOut]) r.next(revertChoice);
+    // A fault while the rollout is watched (finding its job, polling, judging, recording it)
+    // must not leave the deployment running with nobody watching: the ring goes back (or the
+    // deployment is canceled) as after an abort, and the cause says what failed.
+    const faulted = reason('RolloutFaulted', { 'cause.$': `States.Format('Watching the rollout failed ({}: {}).', ${out}.fault.Error, ${out}.fault.Cause)` });
+    for (const task of [getDeployment, describeJob, verdict, ...(healthy ? [healthy] : [])]) task.addCatch(faulted, { errors: [sfn.Errors.ALL], resultPath: `${out}.fault` });
+    for (const r of [aborted, unhealthy, timedOut, faulted]) r.next(revertChoice);
     revertDeploy.next(recordReverted).next(revertedMessage).next(reverted);
     cancel.next(recordCanceled).next(canceledMessage).next(canceled);
 

@@ -152,11 +152,32 @@ export interface EdgeModelPipelineProps {
 export enum EdgeModelPipelineError {
   /** The approver rejected the release, or nobody decided in time. */
   APPROVAL_REJECTED = 'ApprovalRejected',
-  /** A ring's rollout failed; every ring of the class was put back on its last good release. */
+  /** A ring's rollout failed; every ring of the class that had a last good release was put back on it. */
   ROLLOUT_REVERTED = 'RolloutReverted',
+  /** A ring's first rollout failed and no ring of the class had a release to go back to: the deployment was canceled. */
+  ROLLOUT_CANCELED = 'RolloutCanceled',
+  /** Putting a ring back failed even after its retries: the notification says which groups run what; a person must act. */
+  REVERT_FAILED = 'RevertFailed',
 }
 
 const ONNX_VARIANT = 'onnx';
+
+/**
+ * `notify` then `next`; a notification that still fails after its retries is caught and the
+ * run goes on to `next` as if it had been sent: a notification never changes an outcome.
+ */
+function notifyThen(notify: tasks.SnsPublish, next: sfn.IChainable): sfn.Chain {
+  retryTransient(notify, 'sns:Publish');
+  notify.addCatch(next, { resultPath: '$.notifyError' });
+  return notify.next(next);
+}
+
+/** A stage as one state: `body` runs as the one branch of a Parallel, whose output is the branch's. */
+function stageOf(scope: Construct, name: string, body: sfn.IChainable): sfn.Parallel {
+  const stage = new sfn.Parallel(scope, `${name}Stage`, { stateName: `${name} stage`, outputPath: '$[0]' });
+  stage.branch(body);
+  return stage;
+}
 const key = (name: string) => name.replace(/[^A-Za-z0-9_]/g, '_');
 
 /**
@@ -216,7 +237,6 @@ export class EdgeModelPipeline extends Construct {
       message: sfn.TaskInput.fromObject({ 'event': 'RUN_STARTED', 'pipeline': props.pipelineName, 'runId.$': '$.runId', 'model.$': '$.model' }),
       resultPath: sfn.JsonPath.DISCARD,
     });
-    retryTransient(start, 'sns:Publish');
 
     let compileStage: sfn.IChainable;
     if (onnxOnly) {
@@ -274,7 +294,7 @@ export class EdgeModelPipeline extends Construct {
     });
     acknowledge(stack, 'LAMBDA_INVOKE_VERSIONS', [nagResource(this, `${runMetrics.function.functionArn}:*`)]);
     // Metrics never hold up the run: a failed invocation goes straight on to the notification.
-    const recordRun = (name: string, outcome: string, then: sfn.State) => {
+    const recordRun = (name: string, outcome: string, then: sfn.IChainable) => {
       const record = runMetrics.invoke(this, `RecordRun${name}`, {
         stateName: `RecordRun${name}`,
         payload: { 'pipeline': props.pipelineName, 'runId.$': '$.runId', 'outcome': outcome, 'marks.$': '$.marks' },
@@ -284,20 +304,23 @@ export class EdgeModelPipeline extends Construct {
       return record.next(then);
     };
 
-    const fail = (name: string, error: string, event: string, cause: string) => {
+    // Every designed ending: record the outcome, notify (what was released so far included), fail.
+    const fail = (name: string, error: string, event: string, cause: string, extra: Record<string, unknown> = {}) => {
       const notify = new tasks.SnsPublish(this, `Notify${name}`, {
         stateName: `Notify${name}`,
         topic: this.topic,
-        message: sfn.TaskInput.fromObject({ 'event': event, 'pipeline': props.pipelineName, 'runId.$': '$.runId', 'error.$': `${cause}.Error`, 'cause.$': `${cause}.Cause`, 'report.$': `States.Format('s3://${this.store.bucket.bucketName}/reports/{}/report.html', $.runId)` }),
+        message: sfn.TaskInput.fromObject({
+          'event': event, 'pipeline': props.pipelineName, 'runId.$': '$.runId', 'error.$': `${cause}.Error`, 'cause.$': `${cause}.Cause`,
+          'report.$': `States.Format('s3://${this.store.bucket.bucketName}/reports/{}/report.html', $.runId)`, 'released.$': '$.ringResults', ...extra,
+        }),
         resultPath: sfn.JsonPath.DISCARD,
       });
-      retryTransient(notify, 'sns:Publish');
       const failState = new sfn.Fail(this, `${name}Failed`, { stateName: `${name}Failed`, error, causePath: `${cause}.Cause` });
-      notify.next(failState);
+      notifyThen(notify, failState);
       return recordRun(name, event, notify);
     };
     const gateFailed = fail('GateFailed', 'QualityGateFailed', 'GATE_FAILED', '$.failure');
-    gate.endStates.forEach((s) => (s as sfn.TaskStateBase).addCatch?.(gateFailed, { errors: ['QualityGateFailed'], resultPath: '$.failure' }));
+    const failedIn = this.runFailedPath(props.pipelineName, recordRun);
 
     // Optional approval.
     let approvalState: sfn.IChainable | undefined;
@@ -337,6 +360,7 @@ export class EdgeModelPipeline extends Construct {
         errors: [EdgeModelPipelineError.APPROVAL_REJECTED, sfn.Errors.TIMEOUT],
         resultPath: '$.failure',
       });
+      request.addCatch(failedIn('Approval'), { errors: [sfn.Errors.ALL], resultPath: '$.failure' });
       approvalState = request;
     }
 
@@ -413,35 +437,17 @@ export class EdgeModelPipeline extends Construct {
       });
       branch.branch(ringChain[0]);
 
-      // A ring failed: deploy each ring's last good release (rings without one keep what they run).
-      const revertRing = createDeploymentTask(this, `RevertRing${i}`, {
-        stateName: `${c.name}: RevertRing`,
-        fleets: c.rings,
-        parameters: {
-          'TargetArn.$': '$.ring.groupArn',
-          'DeploymentName.$': 'States.Format(\'revert-all-{}-{}\', $.runId, $.ring.group)',
-          'ClientToken.$': 'States.Hash(States.Format(\'revert-all/{}/{}\', $.runId, $.ring.group), \'MD5\')',
-          'Components.$': '$.ring.lastGood.components',
-          'DeploymentPolicies': { FailureHandlingPolicy: 'ROLLBACK' },
-        },
-      });
-      const revertEach = new sfn.Map(this, `RevertRings${i}`, {
-        stateName: `${c.name}: RevertRings`,
-        itemsPath: `$.rings.${ck}`,
-        itemSelector: { 'runId.$': '$.runId', 'ring.$': '$$.Map.Item.Value' },
-        resultPath: '$.reverted',
-      });
-      revertEach.itemProcessor(new sfn.Choice(this, `RingHasLastGood${i}`, { stateName: `${c.name}: RingHasLastGood` })
-        .when(sfn.Condition.booleanEquals('$.ring.hasLastGood', true), revertRing)
-        .otherwise(new sfn.Pass(this, `RingKeeps${i}`, { stateName: `${c.name}: RingKeepsItsRelease` })));
-      revertEach.next(fail(`Reverted${i}`, EdgeModelPipelineError.ROLLOUT_REVERTED, 'ROLLOUT_REVERTED', '$.failure'));
-      branch.addCatch(revertEach, { errors: ['RolloutReverted', 'RolloutCanceled'], resultPath: '$.failure' });
+      // Any fault after the first ring's deployment was created puts the class back: every ring
+      // with a last good release is re-deployed with it (rings without one keep what they run:
+      // their own rollout canceled its deployment).
+      const revertEach = this.revertClass(i, c, ck, fail);
+      branch.addCatch(revertEach, { errors: [sfn.Errors.ALL], resultPath: '$.failure' });
       chain(branch);
 
       // Every ring healthy: the release becomes each ring's last good release.
       c.rings.forEach((ring, r) => {
         const out = `$.ringResults.${ck}.rollout.${key(ring.thingGroupName)}`;
-        chain(rolloutLedger.invoke(this, `RecordRing${i}${r}`, {
+        const record = rolloutLedger.invoke(this, `RecordRing${i}${r}`, {
           stateName: `${c.name}: RecordRing${r + 1}`,
           payload: {
             'op': 'healthy',
@@ -453,7 +459,10 @@ export class EdgeModelPipeline extends Construct {
             'counts.$': `${out}.verdict`,
           },
           resultPath: sfn.JsonPath.DISCARD,
-        }));
+        });
+        // An unrecorded release is not a release: the class goes back.
+        record.addCatch(revertEach, { errors: [sfn.Errors.ALL], resultPath: '$.failure' });
+        chain(record);
       });
       acknowledge(stack, 'FLEET_THINGS', c.rings.map((r) => nagResource(this, r.thingArnPattern())));
     });
@@ -464,21 +473,35 @@ export class EdgeModelPipeline extends Construct {
       message: sfn.TaskInput.fromObject({ 'event': 'RELEASED', 'pipeline': props.pipelineName, 'runId.$': '$.runId', 'chosen.$': '$.gate.chosen', 'report.$': '$.gate.htmlReportS3Uri' }),
       resultPath: sfn.JsonPath.DISCARD,
     });
-    retryTransient(released, 'sns:Publish');
+
+    // Each stage is one state whose every fault ends the run through RUN_FAILED, with the
+    // stage, the error and the cause; the designed endings (gate, approval, rollout) keep theirs.
+    const stage = (name: string, body: sfn.IChainable, designed?: { errors: string[]; then: sfn.IChainable }) => {
+      const s = stageOf(this, name, body);
+      if (designed) s.addCatch(designed.then, { errors: designed.errors, resultPath: '$.failure' });
+      s.addCatch(failedIn(name), { errors: [sfn.Errors.ALL], resultPath: '$.failure' });
+      return s;
+    };
+    let canaryChain = sfn.Chain.start(canaries[0]);
+    for (const canary of canaries.slice(1)) canaryChain = canaryChain.next(canary);
+    // The rollout's own endings were recorded and notified inside it: the run ends with them.
+    const rolloutEnded = new sfn.Fail(this, 'RolloutEnded', { stateName: 'RolloutEnded', errorPath: '$.failure.Error', causePath: '$.failure.Cause' });
+    const rolloutErrors = [EdgeModelPipelineError.ROLLOUT_REVERTED, EdgeModelPipelineError.ROLLOUT_CANCELED, EdgeModelPipelineError.REVERT_FAILED];
 
     const definition = sfn.Chain.start(mark('started'))
-      .next(start)
-      .next(compileStage)
+      .next(new sfn.Pass(this, 'InitRun', { stateName: 'InitRun', comment: 'No class released yet', result: sfn.Result.fromObject({}), resultPath: '$.ringResults' }))
+      .next(notifyThen(start, stage('Compile', compileStage)))
       .next(mark('compiled'))
-      .next(publishing)
+      .next(stage('Publish', publishing))
       .next(mark('published'))
-      .next(canaries[0]);
-    let cursor: sfn.Chain = definition;
-    for (const canary of canaries.slice(1)) cursor = cursor.next(canary);
-    cursor = cursor.next(mark('evaluated')).next(gate).next(mark('gated'));
+      .next(stage('Canary', canaryChain))
+      .next(mark('evaluated'));
+    let cursor = definition.next(stage('Gate', gate, { errors: ['QualityGateFailed'], then: gateFailed })).next(mark('gated'));
     if (approvalState) cursor = cursor.next(approvalState).next(mark('approved'));
-    cursor.next(rollouts!);
-    last!.next(mark('rolledOut')).next(recordRun('Released', 'RELEASED', released));
+    cursor
+      .next(stage('Rollout', rollouts!, { errors: rolloutErrors, then: rolloutEnded }))
+      .next(mark('rolledOut'))
+      .next(recordRun('Released', 'RELEASED', notifyThen(released, new sfn.Succeed(this, 'Released', { stateName: 'Released' }))));
 
     const machine = new PipelineStateMachine(this, 'StateMachine', { definition, timeout });
     this.stateMachine = machine.stateMachine;
@@ -623,6 +646,73 @@ export class EdgeModelPipeline extends Construct {
     });
     for (const alarm of this.alarms) alarm.addAlarmAction(new cwActions.SnsAction(this.topic));
     this.allowAlarmsToNotify(topicKey);
+  }
+
+  /**
+   * The run-level failure path: `failedIn(stage)` records the stage, then RUN_FAILED is recorded
+   * and notified (stage, error, cause, and the classes released so far) and the run fails with
+   * the error it met.
+   */
+  private runFailedPath(pipelineName: string, recordRun: (name: string, outcome: string, then: sfn.IChainable) => sfn.Chain): (stage: string) => sfn.IChainable {
+    const notify = new tasks.SnsPublish(this, 'NotifyRunFailed', {
+      stateName: 'NotifyRunFailed',
+      topic: this.topic,
+      message: sfn.TaskInput.fromObject({
+        'event': 'RUN_FAILED', 'pipeline': pipelineName, 'runId.$': '$.runId', 'stage.$': '$.failedStage',
+        'error.$': '$.failure.Error', 'cause.$': '$.failure.Cause', 'released.$': '$.ringResults',
+      }),
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    notifyThen(notify, new sfn.Fail(this, 'RunFailed', { stateName: 'RunFailed', errorPath: '$.failure.Error', causePath: '$.failure.Cause' }));
+    const recorded = recordRun('Failed', 'RUN_FAILED', notify);
+    return (stage: string) => new sfn.Pass(this, `FailedIn${stage}`, { stateName: `FailedIn${stage}`, result: sfn.Result.fromString(stage), resultPath: '$.failedStage' }).next(recorded);
+  }
+
+  /**
+   * Puts every ring of class `i` back: each ring with a last good release is re-deployed with it
+   * (retried long: a person would otherwise have to), the others keep what they run. Ends in
+   * `RevertFailed` when a re-deployment still fails, `RolloutReverted` when a ring went back,
+   * `RolloutCanceled` when no ring had a release to go back to; each is recorded and notified
+   * with every ring's outcome.
+   */
+  private revertClass(i: number, c: PipelineDeviceClass, ck: string, fail: (name: string, error: string, event: string, cause: string, extra?: Record<string, unknown>) => sfn.IChainable): sfn.Map {
+    const revertRing = createDeploymentTask(this, `RevertRing${i}`, {
+      stateName: `${c.name}: RevertRing`,
+      fleets: c.rings,
+      parameters: {
+        'TargetArn.$': '$.ring.groupArn',
+        'DeploymentName.$': 'States.Format(\'revert-all-{}-{}\', $.runId, $.ring.group)',
+        'ClientToken.$': 'States.Hash(States.Format(\'revert-all/{}/{}\', $.runId, $.ring.group), \'MD5\')',
+        'Components.$': '$.ring.lastGood.components',
+        'DeploymentPolicies': { FailureHandlingPolicy: 'ROLLBACK' },
+      },
+    });
+    // The same client token: a retried revert is one deployment.
+    revertRing.addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(10), backoffRate: 2, maxAttempts: 6, maxDelay: Duration.minutes(5), jitterStrategy: sfn.JitterType.FULL });
+    const outcome = (id: string, name: string, value: string) => new sfn.Pass(this, `${id}${i}`, { stateName: `${c.name}: ${name}`, result: sfn.Result.fromString(value) });
+    revertRing.addCatch(outcome('RingRevertFailed', 'RingRevertFailed', 'REVERT_FAILED'), { errors: [sfn.Errors.ALL], resultPath: '$.revertError' });
+    revertRing.next(outcome('RingReverted', 'RingReverted', 'REVERTED'));
+    const revertEach = new sfn.Map(this, `RevertRings${i}`, {
+      stateName: `${c.name}: RevertRings`,
+      comment: 'Each ring\'s outcome, in ring order: REVERTED, KEPT (nothing to go back to) or REVERT_FAILED',
+      itemsPath: `$.rings.${ck}`,
+      itemSelector: { 'runId.$': '$.runId', 'ring.$': '$$.Map.Item.Value' },
+      resultPath: '$.reverted',
+    });
+    revertEach.itemProcessor(new sfn.Choice(this, `RingHasLastGood${i}`, { stateName: `${c.name}: RingHasLastGood` })
+      .when(sfn.Condition.booleanEquals('$.ring.hasLastGood', true), revertRing)
+      .otherwise(outcome('RingKeeps', 'RingKeepsItsRelease', 'KEPT')));
+    const rings = { 'rings.$': `$.rings.${ck}`, 'ringOutcomes.$': '$.reverted', 'deviceClass': c.name };
+    const summary = new sfn.Pass(this, `RevertSummary${i}`, {
+      stateName: `${c.name}: RevertSummary`,
+      parameters: { 'failed.$': 'States.ArrayContains($.reverted, \'REVERT_FAILED\')', 'reverted.$': 'States.ArrayContains($.reverted, \'REVERTED\')' },
+      resultPath: '$.revertSummary',
+    });
+    revertEach.next(summary).next(new sfn.Choice(this, `RevertOutcome${i}`, { stateName: `${c.name}: RevertOutcome` })
+      .when(sfn.Condition.booleanEquals('$.revertSummary.failed', true), fail(`RevertFailed${i}`, EdgeModelPipelineError.REVERT_FAILED, 'REVERT_FAILED', '$.failure', rings))
+      .when(sfn.Condition.booleanEquals('$.revertSummary.reverted', true), fail(`Reverted${i}`, EdgeModelPipelineError.ROLLOUT_REVERTED, 'ROLLOUT_REVERTED', '$.failure', rings))
+      .otherwise(fail(`Canceled${i}`, EdgeModelPipelineError.ROLLOUT_CANCELED, 'ROLLOUT_CANCELED', '$.failure', rings)));
+    return revertEach;
   }
 
   /**

@@ -4,4 +4,4 @@
 export const RUN_STAGES = ['Compile', 'Publish', 'Canary', 'Gate', 'Approval', 'Rollout'] as const;
 
 /** How a run can end, as its notification names it; the run-metrics handler counts each. */
-export const RUN_OUTCOMES = ['RELEASED', 'GATE_FAILED', 'APPROVAL_REJECTED', 'ROLLOUT_REVERTED'] as const;
+export const RUN_OUTCOMES = ['RELEASED', 'GATE_FAILED', 'APPROVAL_REJECTED', 'ROLLOUT_REVERTED', 'ROLLOUT_CANCELED', 'REVERT_FAILED', 'RUN_FAILED'] as const;

@@ -7,14 +7,13 @@ import { runMetrics, RunMetricsEvent, RunMetricsResult } from '../../../lambda/r
 import { Ledger } from '../../../lambda/shared/ledger';
 import { MixedFleetPipelineStack } from '../../../examples/pipelines';
 import { fixture, makeTarGz, neoCompiledFiles } from '../../../test/support/archives';
-import { expectValidRequest } from '../../../test/support/aws-model';
 import { Clock } from '../../../test/support/clock';
 import { FakeFleet, JobSnapshot } from '../../../test/support/fake-fleet';
 import { FakeNeo } from '../../../test/support/fake-neo';
 import { BUCKET, FakePublishing } from '../../../test/support/fake-publishing';
 import { MemoryTable } from '../../../test/support/memory-table';
 import { asFunction, authorizeCommand, env } from '../../../test/support/iam/caller';
-import { definitionOf, expectValidAsl, runDefinition, TaskHandler } from '../../../test/support/state-machine';
+import { definitionOf, expectValidAsl, runDefinition, TaskHandler, taskStateNames } from '../../../test/support/state-machine';
 import { FakeCanary } from './fake-canary';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -105,8 +104,9 @@ export class MixedFleetWorld {
       return result as unknown as Json;
     };
     const handlers: Record<string, TaskHandler> = {
-      RecordRunReleased: metrics, RecordRunGateFailed: metrics, RecordRunRejected: metrics,
-      NotifyRunStarted: notify, NotifyGateFailed: notify, NotifyRejected: notify, NotifyReleased: notify,
+      // Every notification and every run record, whatever the ending.
+      ...Object.fromEntries(taskStateNames(mixedFleetDefinition).filter((n) => /^Notify/.test(n)).map((n) => [n, notify])),
+      ...Object.fromEntries(taskStateNames(mixedFleetDefinition).filter((n) => /^RecordRun/.test(n)).map((n) => [n, metrics])),
       RequestApproval: async (input) => {
         const event = (input as unknown as { Payload: RequestEvent }).Payload;
         await approval(event, deps());
@@ -117,17 +117,16 @@ export class MixedFleetWorld {
         return JSON.parse(sent.input.output) as Json;
       },
     };
-    CLASSES.forEach((c, i) => {
+    CLASSES.forEach((c) => {
       handlers[`${c}: PrepareRings`] = ringLedger;
       handlers[`${c}: RecordRing1`] = ringLedger;
       handlers[`${c}: RecordRing2`] = ringLedger;
+      // The class-level revert deploys to the ring's group: the ring's fake fleet answers it.
       handlers[`${c}: RevertRing`] = (input) => {
-        expectValidRequest('greengrassv2', 'CreateDeployment', input);
         this.ringReverts.push(input as Record<string, unknown>);
-        return { DeploymentId: `revert-${this.ringReverts.length}` };
+        const group = RINGS.find((g) => (input as { TargetArn: string }).TargetArn.endsWith(`/${g}`))!;
+        return this.fleets[group].handlers()[`${group}: RevertDeployment`](input);
       };
-      handlers[`NotifyReverted${i}`] = notify;
-      handlers[`RecordRunReverted${i}`] = metrics;
     });
     return handlers;
   }
