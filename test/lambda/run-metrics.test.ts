@@ -63,7 +63,7 @@ describe('run metrics', () => {
       }
       throw new Error('accepted');
     };
-    expect(refuse({ ...released, outcome: 'DONE' })).toBe('outcome is "DONE": expected one of RELEASED, GATE_FAILED, APPROVAL_REJECTED, ROLLOUT_REVERTED.');
+    expect(refuse({ ...released, outcome: 'DONE' })).toBe('outcome is "DONE": expected one of RELEASED, GATE_FAILED, APPROVAL_REJECTED, ROLLOUT_REVERTED, ROLLOUT_CANCELED, REVERT_FAILED, RUN_FAILED.');
     expect(refuse({ ...released, marks: { compiled: released.marks.compiled } })).toContain('marks.started is missing');
     expect(refuse({ ...released, marks: { ...released.marks, gated: at('yesterday') } })).toContain('marks.gated.at is "yesterday": expected an ISO 8601 time');
     expect(refuse({ ...released, marks: { ...released.marks, gated: at('2026-11-28T09:00:00.000Z') } })).toContain('marks.gated.at (2026-11-28T09:00:00.000Z) is before the end of the stage before it');
