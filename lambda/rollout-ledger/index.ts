@@ -44,6 +44,15 @@ export interface HealthyEvent {
   readonly counts: ExecutionCounts;
 }
 
+/** Every ring of a class was healthy: each becomes its group's last good release, together. */
+export interface HealthyRingsEvent {
+  readonly op: 'healthy-rings';
+  readonly runId: string;
+  readonly deviceClass: string;
+  readonly components: Record<string, DeployedComponent>;
+  readonly rings: { readonly group: string; readonly deploymentId: string; readonly counts: unknown }[];
+}
+
 /** The rollout was reverted (or canceled on a first rollout). */
 export interface RevertedEvent {
   readonly op: 'reverted';
@@ -61,7 +70,7 @@ export interface RingsEvent {
   readonly rings: { group: string; groupArn: string }[];
 }
 
-export type RolloutLedgerEvent = PrepareEvent | VerdictEvent | HealthyEvent | RevertedEvent | RingsEvent;
+export type RolloutLedgerEvent = PrepareEvent | VerdictEvent | HealthyEvent | HealthyRingsEvent | RevertedEvent | RingsEvent;
 
 export interface Verdict {
   readonly healthy: boolean;
@@ -139,6 +148,22 @@ export async function handle(event: RolloutLedgerEvent, ledger: Ledger, now = ne
       log('INFO', 'rollout healthy: recorded as the last good release', { group: event.group, runId: event.runId, deploymentId: event.deploymentId });
       return { recorded: true };
     }
+    case 'healthy-rings': {
+      if (!Array.isArray(event.rings) || event.rings.length === 0 || event.rings.length > 50 || event.rings.some((r) => typeof r?.group !== 'string' || typeof r?.deploymentId !== 'string')) {
+        throw new NamedError(ROLLOUT_INPUT_INVALID, `rings is ${JSON.stringify(event.rings ?? null)}: list 1 to 50 rings, each { group, deploymentId, counts } (one transaction of two items per ring, at most 100)`);
+      }
+      const merged = configurations(event.components);
+      const release = { runId: event.runId, components: versions(event.components), ...(merged ? { configurations: merged } : {}) };
+      // All rings or none: a fault here leaves every ring's last good release as it was, and the class is put back.
+      await ledger.markHealthyAll(event.rings.map((r) => ({ group: r.group, release: { ...release, deploymentId: r.deploymentId } })));
+      await ledger.recordRelease(event.runId, event.deviceClass, {
+        ...Object.fromEntries(event.rings.map((r) => [`deployment#${r.group}`, r.deploymentId])),
+        status: 'RELEASED',
+        counts: Object.fromEntries(event.rings.map((r) => [r.group, r.counts])),
+      });
+      log('INFO', 'rings healthy: recorded as their last good releases', { runId: event.runId, deviceClass: event.deviceClass, rings: event.rings.map((r) => r.group) });
+      return { recorded: true };
+    }
     case 'reverted': {
       await ledger.history(event.group, event.deploymentId, { status: 'REVERTED', runId: event.runId, revertDeploymentId: event.revertDeploymentId, reason: event.reason });
       await ledger.recordRelease(event.runId, event.deviceClass, { [`deployment#${event.group}`]: event.deploymentId, status: 'REVERTED', revertReason: event.reason });
@@ -151,7 +176,7 @@ export async function handle(event: RolloutLedgerEvent, ledger: Ledger, now = ne
       return { recorded: true };
     }
     default:
-      throw new NamedError(ROLLOUT_INPUT_INVALID, `op ${JSON.stringify((event as { op?: unknown })?.op ?? null)} is not one of prepare, verdict, healthy, reverted, rings`);
+      throw new NamedError(ROLLOUT_INPUT_INVALID, `op ${JSON.stringify((event as { op?: unknown })?.op ?? null)} is not one of prepare, verdict, healthy, healthy-rings, reverted, rings`);
   }
 }
 

@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 
 /**
  * The release ledger: one DynamoDB table, keys `pk`/`sk`.
@@ -85,6 +85,28 @@ export class Ledger {
     await this.history(group, release.deploymentId, {
       status: 'HEALTHY', runId: release.runId, components: release.components, ...(release.configurations ? { configurations: release.configurations } : {}), at,
     });
+  }
+
+  /**
+   * Makes each release its group's last good release, all of them or none (one transaction,
+   * with each rollout in its group's history): the rings of a class are recorded together.
+   */
+  public async markHealthyAll(releases: { group: string; release: Omit<LastGoodRelease, 'pk' | 'sk' | 'at'> }[]): Promise<void> {
+    const at = new Date().toISOString();
+    await this.client.send(new TransactWriteCommand({
+      TransactItems: releases.flatMap(({ group, release }) => [
+        { Put: { TableName: this.table, Item: { pk: `GROUP#${group}`, sk: 'LAST_GOOD', ...release, at } } },
+        {
+          Put: {
+            TableName: this.table,
+            Item: {
+              pk: `GROUP#${group}`, sk: `DEPLOYMENT#${at}#${release.deploymentId}`, deploymentId: release.deploymentId,
+              status: 'HEALTHY', runId: release.runId, components: release.components, ...(release.configurations ? { configurations: release.configurations } : {}), at,
+            },
+          },
+        },
+      ]),
+    }));
   }
 
   /** Writes one rollout's end into the group's history. */

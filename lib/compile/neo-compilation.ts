@@ -343,6 +343,9 @@ export class NeoCompilation extends sfn.StateMachineFragment {
       resultPath: '$.compile.results',
     });
     map.itemProcessor(create);
+    // A variant that ends the stage, or a fault, stops the Map while other jobs may still run:
+    // stop every job of the run first, then end with the error met.
+    map.addCatch(this.stopEveryJob(jobArnPattern), { errors: [sfn.Errors.ALL], resultPath: '$.compileError' });
 
     const summary = new BundledHandler(this, 'Summary', {
       handlerName: 'compile-summary',
@@ -368,6 +371,31 @@ export class NeoCompilation extends sfn.StateMachineFragment {
     map.next(summaryState);
     this.startState = preflightState;
     this.endStates = [summaryState];
+  }
+
+  /** Stops every job of the run (one that ended cannot be stopped: nothing to do), then fails with `$.compileError`. */
+  private stopEveryJob(jobArnPattern: string): sfn.Map {
+    const stopOne = new tasks.CallAwsService(this, 'StopRemainingJob', {
+      stateName: 'StopRemainingJob',
+      service: 'sagemaker',
+      action: 'stopCompilationJob',
+      iamAction: 'sagemaker:StopCompilationJob',
+      iamResources: [jobArnPattern],
+      parameters: { 'CompilationJobName.$': '$.jobName' },
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    retryTransient(stopOne, 'sagemaker:StopCompilationJob', { interval: Duration.seconds(5) });
+    stopOne.addCatch(new sfn.Pass(this, 'JobNotRunning', { stateName: 'JobNotRunning', comment: 'Ended already, or never started' }), { errors: [sfn.Errors.ALL], resultPath: sfn.JsonPath.DISCARD });
+    const stopAll = new sfn.Map(this, 'StopCompilationJobs', {
+      stateName: 'StopCompilationJobs',
+      comment: 'The stage failed: no job of this run goes on compiling',
+      itemsPath: '$.compile.jobs',
+      itemSelector: { 'jobName.$': '$$.Map.Item.Value.jobName' },
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    stopAll.itemProcessor(stopOne);
+    stopAll.next(new sfn.Fail(this, 'CompileStageFailed', { stateName: 'CompileStageFailed', errorPath: '$.compileError.Error', causePath: '$.compileError.Cause' }));
+    return stopAll;
   }
 
   private createRole(props: NeoCompilationProps, jobArnPattern: string): iam.Role {

@@ -46,7 +46,7 @@ export const ACKNOWLEDGEMENTS = {
   },
   STATE_MACHINE_WILDCARDS: {
     rules: ['AwsSolutions-IAM5'],
-    reason: 'The state machine role has "*" only for CloudWatch Logs vended-log delivery (logs:CreateLogDelivery and related) and X-Ray (xray:PutTraceSegments and related), which take no resource ARN, and, with a FleetRollout, for greengrass:CreateDeployment as in AWS\'s own Greengrass deployment policies (the IoT job and thing-group actions it depends on are scoped to the fleet).',
+    reason: 'The state machine role has "*" only for CloudWatch Logs vended-log delivery (logs:CreateLogDelivery and related) and X-Ray (xray:PutTraceSegments and related), which take no resource ARN, and, with a FleetRollout, for greengrass:CreateDeployment as in AWS\'s own Greengrass deployment policies (the IoT job and thing-group actions it depends on are scoped to the fleet), and, in a pipeline, for greengrass:ListDeployments, which a class-level revert calls to find a first release\'s deployment (the v2 API takes no resource ARN).',
   },
   HANDLER_OUTSIDE_VPC: {
     rules: ['CT.LAMBDA.PR.3'],

@@ -26,7 +26,7 @@ import { CanaryEvaluation } from '../evaluate/canary-evaluation';
 import { CanaryResults } from '../evaluate/canary-results';
 import { addThresholdProblems, QualityGate, QualityThresholds } from '../evaluate/quality-gate';
 import { EdgeFleet } from '../fleet/edge-fleet';
-import { createDeploymentTask } from '../fleet/deployment';
+import { createDeploymentTask, deploymentArns } from '../fleet/deployment';
 import { FleetRollout } from '../fleet/fleet-rollout';
 import { ReleaseLedger } from '../fleet/release-ledger';
 import { AbortCriteria, Rollout } from '../fleet/rollout';
@@ -438,33 +438,31 @@ export class EdgeModelPipeline extends Construct {
       branch.branch(ringChain[0]);
 
       // Any fault after the first ring's deployment was created puts the class back: every ring
-      // with a last good release is re-deployed with it (rings without one keep what they run:
-      // their own rollout canceled its deployment).
+      // with a last good release is re-deployed with it; on the others this run's deployment is
+      // canceled (see revertClass).
       const revertEach = this.revertClass(i, c, ck, fail);
       branch.addCatch(revertEach, { errors: [sfn.Errors.ALL], resultPath: '$.failure' });
       chain(branch);
 
-      // Every ring healthy: the release becomes each ring's last good release.
-      c.rings.forEach((ring, r) => {
-        const out = `$.ringResults.${ck}.rollout.${key(ring.thingGroupName)}`;
-        const record = rolloutLedger.invoke(this, `RecordRing${i}${r}`, {
-          stateName: `${c.name}: RecordRing${r + 1}`,
-          payload: {
-            'op': 'healthy',
-            'group': ring.thingGroupName,
-            'deviceClass': c.name,
-            'runId.$': '$.runId',
-            'deploymentId.$': `${out}.deploymentId`,
-            'components.$': '$.release.components',
-            'counts.$': `${out}.verdict`,
-          },
-          resultPath: sfn.JsonPath.DISCARD,
-        });
-        // An unrecorded release is not a release: the class goes back.
-        record.addCatch(revertEach, { errors: [sfn.Errors.ALL], resultPath: '$.failure' });
-        chain(record);
+      // Every ring healthy: the release becomes each ring's last good release, all rings in one
+      // transaction (a fault records none of them, and the class is put back).
+      const record = rolloutLedger.invoke(this, `RecordRings${i}`, {
+        stateName: `${c.name}: RecordRings`,
+        payload: {
+          'op': 'healthy-rings',
+          'deviceClass': c.name,
+          'runId.$': '$.runId',
+          'components.$': '$.release.components',
+          'rings': c.rings.map((ring) => {
+            const out = `$.ringResults.${ck}.rollout.${key(ring.thingGroupName)}`;
+            return { 'group': ring.thingGroupName, 'deploymentId.$': `${out}.deploymentId`, 'counts.$': `${out}.verdict` };
+          }),
+        },
+        resultPath: sfn.JsonPath.DISCARD,
       });
-      acknowledge(stack, 'FLEET_THINGS', c.rings.map((r) => nagResource(this, r.thingArnPattern())));
+      // An unrecorded release is not a release: the class goes back.
+      record.addCatch(revertEach, { errors: [sfn.Errors.ALL], resultPath: '$.failure' });
+      chain(record);
     });
 
     const released = new tasks.SnsPublish(this, 'NotifyReleased', {
@@ -687,21 +685,63 @@ export class EdgeModelPipeline extends Construct {
         'DeploymentPolicies': { FailureHandlingPolicy: 'ROLLBACK' },
       },
     });
-    // The same client token: a retried revert is one deployment.
-    revertRing.addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(10), backoffRate: 2, maxAttempts: 6, maxDelay: Duration.minutes(5), jitterStrategy: sfn.JitterType.FULL });
+    // The revert's calls retry long and hard (the same client token: a retried revert is one
+    // deployment); one that still fails is reported, and the other rings are put back all the same.
+    const hard = { errors: [sfn.Errors.ALL], interval: Duration.seconds(10), backoffRate: 2, maxAttempts: 6, maxDelay: Duration.minutes(5), jitterStrategy: sfn.JitterType.FULL };
+    revertRing.addRetry(hard);
     const outcome = (id: string, name: string, value: string) => new sfn.Pass(this, `${id}${i}`, { stateName: `${c.name}: ${name}`, result: sfn.Result.fromString(value) });
-    revertRing.addCatch(outcome('RingRevertFailed', 'RingRevertFailed', 'REVERT_FAILED'), { errors: [sfn.Errors.ALL], resultPath: '$.revertError' });
+    const revertFailed = outcome('RingRevertFailed', 'RingRevertFailed', 'REVERT_FAILED');
+    revertRing.addCatch(revertFailed, { errors: [sfn.Errors.ALL], resultPath: '$.revertError' });
     revertRing.next(outcome('RingReverted', 'RingReverted', 'REVERTED'));
+
+    // No release to go back to: if the group's latest deployment is this run's candidate, cancel
+    // it (devices that already updated keep it until the next rollout, as FleetRollout documents).
+    const latest = new tasks.CallAwsService(this, `FindRingDeployment${i}`, {
+      stateName: `${c.name}: FindRingDeployment`,
+      service: 'greengrassv2',
+      action: 'listDeployments',
+      iamAction: 'greengrass:ListDeployments',
+      // The Greengrass v2 API takes no resource ARN (the Service Authorization Reference lists v1's group).
+      iamResources: ['*'],
+      parameters: { 'TargetArn.$': '$.ring.groupArn', 'HistoryFilter': 'LATEST_ONLY' },
+      resultSelector: { 'deployments.$': '$.Deployments' },
+      resultPath: '$.latest',
+    });
+    latest.addRetry(hard);
+    latest.addCatch(revertFailed, { errors: [sfn.Errors.ALL], resultPath: '$.revertError' });
+    const { deploymentsArn } = deploymentArns(this);
+    const cancel = new tasks.CallAwsService(this, `CancelRingDeployment${i}`, {
+      stateName: `${c.name}: CancelRingDeployment`,
+      service: 'greengrassv2',
+      action: 'cancelDeployment',
+      iamAction: 'greengrass:CancelDeployment',
+      iamResources: [deploymentsArn],
+      parameters: { 'DeploymentId.$': '$.latest.deployments[0].DeploymentId' },
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    cancel.addRetry(hard);
+    cancel.addCatch(revertFailed, { errors: [sfn.Errors.ALL], resultPath: '$.revertError' });
+    cancel.next(outcome('RingCanceled', 'RingCanceled', 'CANCELED'));
+    const kept = outcome('RingKeeps', 'RingKeepsItsRelease', 'KEPT');
+    latest.next(new sfn.Choice(this, `RingRunsCandidate${i}`, { stateName: `${c.name}: RingRunsCandidate` })
+      .when(sfn.Condition.and(
+        sfn.Condition.isPresent('$.latest.deployments[0]'),
+        sfn.Condition.stringEqualsJsonPath('$.latest.deployments[0].DeploymentName', '$.candidateName'),
+        sfn.Condition.stringEquals('$.latest.deployments[0].DeploymentStatus', 'ACTIVE'),
+      ), cancel)
+      .otherwise(kept));
+
     const revertEach = new sfn.Map(this, `RevertRings${i}`, {
       stateName: `${c.name}: RevertRings`,
-      comment: 'Each ring\'s outcome, in ring order: REVERTED, KEPT (nothing to go back to) or REVERT_FAILED',
+      comment: 'Each ring\'s outcome, in ring order: REVERTED, CANCELED (the candidate, with nothing to go back to), KEPT or REVERT_FAILED',
       itemsPath: `$.rings.${ck}`,
-      itemSelector: { 'runId.$': '$.runId', 'ring.$': '$$.Map.Item.Value' },
+      // FleetRollout names a ring's deployment {runId}-{deviceClass}.
+      itemSelector: { 'runId.$': '$.runId', 'ring.$': '$$.Map.Item.Value', 'candidateName.$': `States.Format('{}-${c.name}', $.runId)` },
       resultPath: '$.reverted',
     });
     revertEach.itemProcessor(new sfn.Choice(this, `RingHasLastGood${i}`, { stateName: `${c.name}: RingHasLastGood` })
       .when(sfn.Condition.booleanEquals('$.ring.hasLastGood', true), revertRing)
-      .otherwise(outcome('RingKeeps', 'RingKeepsItsRelease', 'KEPT')));
+      .otherwise(latest));
     const rings = { 'rings.$': `$.rings.${ck}`, 'ringOutcomes.$': '$.reverted', 'deviceClass': c.name };
     const summary = new sfn.Pass(this, `RevertSummary${i}`, {
       stateName: `${c.name}: RevertSummary`,

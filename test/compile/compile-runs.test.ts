@@ -113,8 +113,9 @@ describe('NeoCompilation, run by the local executor', () => {
     expect(result).toMatchObject({ status: 'FAILED', error: 'NeoCompilationTimedOut' });
     expect(result.cause).toMatch(/time budget of 300 seconds/);
     const stops = fake.calls('StopCompilationJob');
-    expect(stops).toHaveLength(1);
+    // The late job first; then, as the stage fails, every job of the run (none goes on compiling).
     expect(stops[0].CompilationJobName).toBe([...fake.jobs.values()].find((j) => j.variant === 'xavier-trt')!.name);
+    expect(stops.slice(1).map((s) => s.CompilationJobName).sort()).toEqual([...fake.jobs.keys()].sort());
     // The clock moved 30 s per poll: it took at least 300 s of polls to stop.
     const polls = fake.calls('DescribeCompilationJob').filter((r) => r.CompilationJobName === stops[0].CompilationJobName).length;
     expect(polls).toBeGreaterThanOrEqual(5);
@@ -124,6 +125,14 @@ describe('NeoCompilation, run by the local executor', () => {
     const fake = new FakeNeo({ 'rasp4b': { statuses: ['FAILED'], failureReason: 'Input shapes should be provided in NCHW format' } }, 30, ARCHIVE);
     const result = await run(definition, fake);
     expect(result).toMatchObject({ status: 'FAILED', error: 'NeoCompilationFailed', cause: 'Input shapes should be provided in NCHW format' });
+  });
+
+  test('a failing variant, or a fault while polling, stops the jobs of the other variants: none goes on compiling', async () => {
+    const fake = new FakeNeo({ 'rasp4b': { statuses: ['FAILED'], failureReason: 'Input shapes should be provided in NCHW format' }, 'xavier-trt': { statuses: ['INPROGRESS'] } }, 30, ARCHIVE);
+    const result = await run(definition, fake);
+    expect(result).toMatchObject({ status: 'FAILED', error: 'NeoCompilationFailed' });
+    expect(fake.calls('StopCompilationJob').map((s) => s.CompilationJobName).sort()).toEqual([...fake.jobs.keys()].sort());
+    expect([...fake.jobs.values()].find((j) => j.variant === 'xavier-trt')!.stopRequested).toBe(true);
   });
 
   test('one of three variants failing leaves two compiled under CONTINUE_WITH_COMPILED', async () => {

@@ -87,6 +87,22 @@ describe('the rollout ledger handler', () => {
     ]);
   });
 
+  test('the rings of a class are recorded together, in one transaction: all of them or none', async () => {
+    const table = new MemoryTable();
+    const ledger = new Ledger('ledger', table.client());
+    const deployed = { 'com.example.cam': { ComponentVersion: '1.0.4' } };
+    const rings = [{ group: 'cams-1', deploymentId: 'd1', counts: { healthy: true } }, { group: 'cams-2', deploymentId: 'd2', counts: { healthy: true } }];
+    await handle({ op: 'healthy-rings', runId: 'r1', deviceClass: 'cam', components: deployed, rings }, ledger);
+    expect(table.calls.filter((c) => c === 'TransactWrite')).toHaveLength(1);
+    for (const r of rings) expect(table.get(`GROUP#${r.group}`, 'LAST_GOOD')).toMatchObject({ runId: 'r1', deploymentId: r.deploymentId, components: { 'com.example.cam': '1.0.4' } });
+    expect(table.get('RELEASE#r1', 'CLASS#cam')).toMatchObject({ 'status': 'RELEASED', 'deployment#cams-1': 'd1', 'deployment#cams-2': 'd2' });
+    // A transaction that fails records no ring.
+    const failing = { send: async (c: unknown) => { if ((c as { constructor: { name: string } }).constructor.name === 'TransactWriteCommand') throw Object.assign(new Error('x'), { name: 'TransactionCanceledException' }); return table.client().send(c as never); } };
+    await expect(handle({ op: 'healthy-rings', runId: 'r2', deviceClass: 'cam', components: { 'com.example.cam': { ComponentVersion: '1.0.5' } }, rings }, new Ledger('ledger', failing as never))).rejects.toMatchObject({ name: 'TransactionCanceledException' });
+    for (const r of rings) expect(table.get(`GROUP#${r.group}`, 'LAST_GOOD')).toMatchObject({ runId: 'r1' });
+    await expect(handle({ op: 'healthy-rings', runId: 'r3', deviceClass: 'cam', components: deployed, rings: [] }, ledger)).rejects.toMatchObject({ name: 'RolloutInputInvalid', message: expect.stringContaining('rings is []') });
+  });
+
   test('a revert is recorded in the release and the group history', async () => {
     const table = new MemoryTable();
     const ledger = new Ledger('ledger', table.client());

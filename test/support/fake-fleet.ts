@@ -41,6 +41,8 @@ export class FakeFleet {
     private readonly pollSeconds: number,
     public readonly table: MemoryTable = new MemoryTable(),
     public readonly clock: Clock = new Clock(),
+    /** Deployment ids are `{idPrefix}{n}`: give fleets that share a world prefixes of their own. */
+    private readonly idPrefix = 'd-',
   ) {}
 
 
@@ -104,10 +106,25 @@ export class FakeFleet {
     const token = request.ClientToken as string;
     const existing = this.tokens.get(token);
     if (existing) return { DeploymentId: existing };
-    const id = `d-${this.deployments.size + 1}`;
+    const id = `${this.idPrefix}${this.deployments.size + 1}`;
     this.tokens.set(token, id);
     this.deployments.set(id, { request, canceled: false, polls: 0, script: this.scripts.shift() ?? [{ succeeded: 3 }] });
     return { DeploymentId: id };
+  }
+
+  /** ListDeployments with HistoryFilter LATEST_ONLY: the group's latest deployment, as Greengrass lists it. */
+  public listLatest(request: Record<string, unknown>): Json {
+    this.record('greengrassv2', 'ListDeployments', request);
+    const all = [...this.deployments.entries()];
+    const latest = all.at(-1);
+    if (!latest) return { Deployments: [] };
+    const [id, d] = latest;
+    return { Deployments: [{ DeploymentId: id, DeploymentName: d.request.DeploymentName as string, TargetArn: d.request.TargetArn as string, DeploymentStatus: d.canceled ? 'CANCELED' : 'ACTIVE', CreationTimestamp: 0, IsLatestForTarget: true }] };
+  }
+
+  /** Cancels deployment `id` of this fleet (the pipeline-level CancelDeployment). */
+  public cancel(request: Record<string, unknown>): Json {
+    return this.handlers()[`${this.prefix}CancelDeployment`](request as Json) as Json;
   }
 
   private describeJob(request: Record<string, unknown>): Json {

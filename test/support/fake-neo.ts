@@ -73,6 +73,7 @@ export class FakeNeo {
       CreateCompilationJob: (input) => this.create(input as Record<string, unknown>),
       DescribeCompilationJob: (input) => this.describe(input as Record<string, unknown>),
       StopCompilationJob: (input) => this.stop(input as Record<string, unknown>),
+      StopRemainingJob: (input) => this.stop(input as Record<string, unknown>),
     };
   }
 

@@ -1,4 +1,4 @@
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 
 import { authorizeCommand } from './iam/caller';
 
@@ -88,6 +88,16 @@ export class MemoryTable {
       }
       this.items.set(k, item);
       return input.ReturnValues === 'UPDATED_NEW' || input.ReturnValues === 'ALL_NEW' ? { Attributes: structuredClone(item) } : {};
+    }
+    if (command instanceof TransactWriteCommand) {
+      // All or nothing: only Puts without conditions are used by the ledger.
+      this.calls.push('TransactWrite');
+      const items = (command.input.TransactItems ?? []).map((t) => {
+        if (!t.Put || t.Put.ConditionExpression) throw new Error('MemoryTable serves transactions of unconditional Puts only');
+        return t.Put.Item as Item & { pk: string; sk: string };
+      });
+      for (const item of items) this.items.set(this.key(item), structuredClone(item));
+      return {};
     }
     if (command instanceof DeleteCommand) {
       this.calls.push('Delete');

@@ -9,7 +9,7 @@ import { MixedFleetPipelineStack } from '../../../examples/pipelines';
 import { fixture, makeTarGz, neoCompiledFiles } from '../../../test/support/archives';
 import { Clock } from '../../../test/support/clock';
 import { FakeFleet, JobSnapshot } from '../../../test/support/fake-fleet';
-import { FakeNeo } from '../../../test/support/fake-neo';
+import { FakeNeo, JobScript } from '../../../test/support/fake-neo';
 import { BUCKET, FakePublishing } from '../../../test/support/fake-publishing';
 import { MemoryTable } from '../../../test/support/memory-table';
 import { asFunction, authorizeCommand, env } from '../../../test/support/iam/caller';
@@ -39,7 +39,7 @@ export class MixedFleetWorld {
   public readonly ledger = new MemoryTable();
   public readonly approvals = new MemoryTable();
   public readonly notifications: Record<string, unknown>[] = [];
-  public readonly fleets: Record<string, FakeFleet> = Object.fromEntries(RINGS.map((g) => [g, new FakeFleet(`${g}: `, 60, this.ledger, this.clock)]));
+  public readonly fleets: Record<string, FakeFleet> = Object.fromEntries(RINGS.map((g) => [g, new FakeFleet(`${g}: `, 60, this.ledger, this.clock, `${g}_d`)]));
   public readonly ringReverts: Record<string, unknown>[] = [];
   /** What the run-metrics handler reported at the end of each run. */
   public readonly runMetrics: RunMetricsResult[] = [];
@@ -49,10 +49,14 @@ export class MixedFleetWorld {
   public decision: Decision = { approve: true, comment: 'looks good' };
   /** Which canary devices report, per variant (the rest stay silent); every device by default. */
   public reporting: Record<string, string[]> = {};
+  /** Faults to inject, by Task state name: the state's handler throws this instead of answering. */
+  public faults: Record<string, () => Error> = {};
+  /** How each variant's Neo job behaves (FakeNeo scripts); every job completes by default. */
+  public neoScripts: Record<string, JobScript> = {};
   private publishing?: FakePublishing;
 
   public async run(runId: string, jobs: Partial<Record<string, JobSnapshot[][]>> = {}) {
-    const neo = new FakeNeo({}, 30, fixture('digits/model.tar.gz'), this.clock);
+    const neo = new FakeNeo(this.neoScripts, 30, fixture('digits/model.tar.gz'), this.clock);
     this.publishing = new FakePublishing(this.ledger, this.clock);
     for (const c of CLASSES) for (const v of VARIANTS[c]) this.publishing.objects.set(`compiled/${runId}/${v.variant}/model-${v.target}.tar.gz`, makeTarGz(neoCompiledFiles()));
     for (const g of RINGS) this.fleets[g].script(...(jobs[g] ?? [[{ queued: 0, inProgress: 0, succeeded: 5 }]]));
@@ -66,6 +70,12 @@ export class MixedFleetWorld {
       ...Object.assign({}, ...RINGS.map((g) => this.fleets[g].handlers())),
       ...this.pipelineHandlers(),
     };
+    for (const [state, fault] of Object.entries(this.faults)) {
+      if (!handlers[state]) throw new Error(`no Task state ${state} to inject a fault into`);
+      handlers[state] = () => {
+        throw fault();
+      };
+    }
     const input = { runId, model: { s3Uri: `s3://${BUCKET}/models/resnet18/model.tar.gz` } };
     try {
       return await runDefinition(mixedFleetDefinition, input as never, { handlers, context: { ...this.clock.context(), Task: { Token: `TOKEN-${runId}` } } });
@@ -119,14 +129,15 @@ export class MixedFleetWorld {
     };
     CLASSES.forEach((c) => {
       handlers[`${c}: PrepareRings`] = ringLedger;
-      handlers[`${c}: RecordRing1`] = ringLedger;
-      handlers[`${c}: RecordRing2`] = ringLedger;
+      handlers[`${c}: RecordRings`] = ringLedger;
       // The class-level revert deploys to the ring's group: the ring's fake fleet answers it.
       handlers[`${c}: RevertRing`] = (input) => {
         this.ringReverts.push(input as Record<string, unknown>);
         const group = RINGS.find((g) => (input as { TargetArn: string }).TargetArn.endsWith(`/${g}`))!;
         return this.fleets[group].handlers()[`${group}: RevertDeployment`](input);
       };
+      handlers[`${c}: FindRingDeployment`] = (input) => this.fleets[RINGS.find((g) => (input as { TargetArn: string }).TargetArn.endsWith(`/${g}`))!].listLatest(input as Record<string, unknown>);
+      handlers[`${c}: CancelRingDeployment`] = (input) => this.fleets[(input as { DeploymentId: string }).DeploymentId.split('_d')[0]].cancel(input as Record<string, unknown>);
     });
     return handlers;
   }

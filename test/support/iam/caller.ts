@@ -82,6 +82,11 @@ const COMMAND_CALLS: Record<string, (input: Record<string, unknown>, caller: Cal
   UpdateCommand: (i) => [{ action: 'dynamodb:UpdateItem', resource: table(i) }],
   DeleteCommand: (i) => [{ action: 'dynamodb:DeleteItem', resource: table(i) }],
   QueryCommand: (i) => [{ action: 'dynamodb:Query', resource: table(i) }],
+  // TransactWriteItems is authorized as each of its actions on its table.
+  TransactWriteCommand: (i) => (i.TransactItems as Record<string, Record<string, unknown>>[]).flatMap((t) => Object.entries(t).map(([op, item]) => ({
+    action: ({ Put: 'dynamodb:PutItem', Update: 'dynamodb:UpdateItem', Delete: 'dynamodb:DeleteItem', ConditionCheck: 'dynamodb:ConditionCheckItem' } as Record<string, string>)[op],
+    resource: table(item),
+  }))),
   HeadObjectCommand: (i) => [{ action: 's3:GetObject', resource: object(i.Bucket, i.Key) }],
   GetObjectCommand: (i) => [{ action: 's3:GetObject', resource: object(i.Bucket, i.Key) }],
   PutObjectCommand: (i) => [{ action: 's3:PutObject', resource: object(i.Bucket, i.Key) }],

@@ -48,6 +48,8 @@ const SDK_CALLS: Record<string, (p: Params) => Omit<Call, 'principal'>[]> = {
     { action: 'greengrass:CancelDeployment', resource: deployment(str(p, 'DeploymentId')) },
     { action: 'iot:CancelJob', resource: SOME_JOB },
   ],
+  // The Service Authorization Reference types ListDeployments as v1's (groups); v2 takes no resource.
+  'greengrassv2:listDeployments': () => [{ action: 'greengrass:ListDeployments', resource: '*' }],
   'greengrassv2:describeComponent': (p) => [{ action: 'greengrass:DescribeComponent', resource: str(p, 'Arn') }],
   'iot:describeJob': (p) => [{ action: 'iot:DescribeJob', resource: `arn:${P}:iot:${R}:${A}:job/${str(p, 'JobId')}` }],
 };
