@@ -144,6 +144,29 @@ describe('CanaryEvaluation and QualityGate, run by the local executor', () => {
     expect(world.deployments[1]).toMatchObject({ DeploymentName: 'revert-canary-digits-v7-onnx', Components: { 'com.example.digits.x86-gateway': { ComponentVersion: '1.0.0' } } });
   });
 
+  test('a re-run of the run id reuses the closed canary\'s results: it does not wait for the devices again', async () => {
+    const { definition } = build(THRESHOLDS);
+    expect((await run(definition, candidates(['onnx']))).status).toBe('SUCCEEDED');
+    // The devices reported in the first attempt; none reports again.
+    world.reporting = { onnx: [] };
+    const again = await run(definition, candidates(['onnx']));
+    expect(again.error).toBeUndefined();
+    expect(again.status).toBe('SUCCEEDED');
+    expect(again.entered).not.toContain(`${P}CloseCanary`);
+    const variant = (again.output as { canary: { x86_gateway: { variants: { reported: number }[] } } }).canary.x86_gateway.variants[0];
+    expect(variant.reported).toBe(3);
+  });
+
+  test('a re-run whose canary closed without a quorum ends as that canary did, at once', async () => {
+    const { definition } = build(THRESHOLDS);
+    world.reporting = { onnx: ['gw-01'] };
+    expect((await run(definition, candidates(['onnx']))).error).toBe('CanaryTimedOut');
+    const again = await run(definition, candidates(['onnx']));
+    expect(again).toMatchObject({ status: 'FAILED', error: 'CanaryTimedOut' });
+    expect(again.cause).toMatch(/closed in an earlier attempt with 1 of 3 devices reported/);
+    expect(again.entered).not.toContain(`${P}CloseCanary`);
+  });
+
   test('a device that reports an error document fails the gate with its reason', async () => {
     const { definition } = build(THRESHOLDS);
     const broken = { ...(await deviceResult('gw-02', 'onnx', 'digits-v7')), status: 'ERROR' as const, latencyMs: null, accuracy: null, parity: null, firstInferenceMs: null, throughputPerSecond: null, error: { code: 'RUNTIME_MISSING', message: 'onnxruntime-node cannot be loaded on this device' } };

@@ -63,6 +63,16 @@ export async function control(event: ControlEvent, store: CanaryStore, clients: 
     case 'attach': {
       const state = await store.attachToken(event.runId, event.variant, event.token);
       if (!state) throw new NamedError(CANARY_INPUT_INVALID, `no canary is registered for run ${event.runId} variant ${event.variant}`);
+      if (state.state === 'CLOSED') {
+        // A re-run of this run id: the canary closed in an earlier attempt, and its results stand.
+        const result = await outcome(store, state);
+        if (result.reported < state.quorum) {
+          throw new NamedError(CANARY_NO_QUORUM, `the canary of run ${event.runId} variant ${event.variant} closed in an earlier attempt with ${result.reported} of ${result.expected} devices reported, ${state.quorum} needed; missing: ${result.missing.join(', ') || 'none'}`);
+        }
+        log('INFO', 'canary closed in an earlier attempt: its results are reused', { runId: event.runId, variant: event.variant, reported: result.reported });
+        await clients.sfn.send(new SendTaskSuccessCommand({ taskToken: event.token, output: JSON.stringify(result) }));
+        return { waiting: false, reused: true };
+      }
       if (state.state === 'OPEN' && state.reported >= state.expected && (await store.close(event.runId, event.variant))) {
         // Every device reported before the state machine started waiting.
         await clients.sfn.send(new SendTaskSuccessCommand({ taskToken: event.token, output: JSON.stringify(await outcome(store, state)) }));

@@ -243,6 +243,8 @@ export class CanaryEvaluation extends sfn.StateMachineFragment {
     cancel.next(timedOut);
 
     wait.addCatch(close, { errors: [sfn.Errors.TIMEOUT, sfn.Errors.HEARTBEAT_TIMEOUT], resultPath: '$.waitError' });
+    // A re-run whose canary closed earlier without a quorum ends as that canary did.
+    wait.addCatch(lastGood, { errors: ['CanaryNoQuorum'], resultPath: '$.noQuorum' });
     close.addCatch(lastGood, { errors: ['CanaryNoQuorum'], resultPath: '$.noQuorum' });
     register.next(configure).next(deploy).next(wait).next(done);
     close.next(done);

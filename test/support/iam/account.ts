@@ -276,7 +276,22 @@ export class Account {
     }));
   }
 
+  /** Evaluations by call (who, what, on what, with which context): the policies do not change. */
+  private readonly evaluated = new Map<string, Promise<Omit<Decision, 'call'>>>();
+
   private async evaluate(call: Call): Promise<Decision> {
+    const key = JSON.stringify([call.principal, call.action, call.resource, call.context ?? {}]);
+    let outcome = this.evaluated.get(key);
+    if (!outcome) {
+      outcome = this.evaluateOnce(call);
+      this.evaluated.set(key, outcome);
+    }
+    const decision: Decision = { call, ...(await outcome) };
+    this.decisions.push(decision);
+    return decision;
+  }
+
+  private async evaluateOnce(call: Call): Promise<Omit<Decision, 'call'>> {
     const service = isServicePrincipal(call.principal);
     const role = service ? undefined : this.roles.get(call.principal);
     if (!service && !role) throw new Error(`${call.principal} is not a role of the synthesized templates`);
@@ -297,9 +312,7 @@ export class Account {
     const allowed = result.result === 'Allowed';
     const grantedBy = allowed ? granted(result, role, rp) : [];
     const reason = allowed ? undefined : whyDenied(result, call, role, rp);
-    const decision: Decision = { call, allowed, reason, grantedBy };
-    this.decisions.push(decision);
-    return decision;
+    return { allowed, reason, grantedBy };
   }
 }
 
