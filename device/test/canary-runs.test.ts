@@ -2,7 +2,6 @@
  * @jest-environment ./test/support/native-environment.js
  */
 import { App, Duration, Stack } from 'aws-cdk-lib';
-import { Ledger } from '../../lambda/shared/ledger';
 import {
   AccuracyBaseline,
   ArtifactStore,
@@ -13,7 +12,6 @@ import {
   PipelineStateMachine,
   QualityGate,
   QualityThresholds,
-  ReleaseLedger,
 } from '../../lib';
 import { definitionOf, expectValidAsl, runDefinition } from '../../test/support/state-machine';
 
@@ -23,12 +21,11 @@ function build(thresholds: QualityThresholds, options: { quorumPercentage?: numb
   const app = new App();
   const stack = new Stack(app, 'Test');
   const store = new ArtifactStore(stack, 'Store');
-  const ledger = new ReleaseLedger(stack, 'Ledger');
   const canaryFleet = new EdgeFleet(stack, 'CanaryFleet', { deviceClass: 'x86-gateway', thingNamePrefix: 'gw-', store, thingGroupName: 'x86-gateway-canary' });
   const agent = new EdgeAgentComponent(stack, 'Agent', { fleets: [canaryFleet] });
   const results = new CanaryResults(stack, 'Results', { store });
   const canary = new CanaryEvaluation(stack, 'Canary', {
-    canary: canaryFleet, results, agent, ledger,
+    canary: canaryFleet, results, agent,
     modelComponentName: 'com.example.digits.x86-gateway',
     datasetPath: '/opt/datasets/digits/dataset.json',
     candidatesPath: '$.publish.classes[0].candidates',
@@ -45,8 +42,8 @@ function build(thresholds: QualityThresholds, options: { quorumPercentage?: numb
 
 import { deviceResult, resultCache as cache, FakeCanary as World } from './support/fake-canary';
 
-const candidates = (variants: string[]) => ({
-  runId: 'digits-v7',
+const candidates = (variants: string[], runId = 'digits-v7') => ({
+  runId,
   publish: { classes: [{ deviceClass: 'x86-gateway', candidates: variants.map((v, i) => ({ variant: v, componentVersion: `1.0.${i + 1}`, sha256: `${i}`.repeat(64) })) }] },
 });
 
@@ -96,7 +93,21 @@ describe('CanaryEvaluation and QualityGate, run by the local executor', () => {
     const gateOut = (result.output as { gate: { chosen: Record<string, string>; classes: { notChosen: { variant: string; reason: string }[] }[] } }).gate;
     expect(gateOut.chosen).toEqual({ 'x86-gateway': 'onnx' });
     expect(gateOut.classes[0].notChosen[0]).toMatchObject({ variant: 'pruned', reason: expect.stringContaining('failed the gate: accuracy') });
-    expect(world.deployments).toHaveLength(2);
+    // One candidate after the other, then the group is put back as it was (it ran nothing).
+    expect(world.deployments.map((d) => d.DeploymentName)).toEqual(['canary-digits-v7-pruned', 'canary-digits-v7-onnx', 'restore-canary-digits-v7']);
+    expect(world.deployments[2]).toMatchObject({ Components: {} });
+  });
+
+  test('a canary group that ran a release before gets it back after the canary, passed or failed', async () => {
+    const { definition } = build(THRESHOLDS);
+    const before = { 'com.example.digits.x86-gateway': { ComponentVersion: '1.0.0' } };
+    world.deployments.push({ TargetArn: 'arn:aws:iot:eu-west-1:111122223333:thinggroup/x86-gateway-canary', DeploymentName: 'earlier', Components: before });
+    expect((await run(definition, candidates(['onnx']))).status).toBe('SUCCEEDED');
+    expect(world.deployments.at(-1)).toMatchObject({ DeploymentName: 'restore-canary-digits-v7', Components: before });
+    world.reporting = { onnx: ['gw-01'] };
+    const failed = await run(definition, candidates(['onnx'], 'digits-v8'));
+    expect(failed.error).toBe('CanaryTimedOut');
+    expect(world.deployments.at(-1)).toMatchObject({ DeploymentName: 'restore-canary-digits-v8', Components: before });
   });
 
   // Each kind of threshold, set just past what the good model measures, stops the run and is named.
@@ -126,22 +137,14 @@ describe('CanaryEvaluation and QualityGate, run by the local executor', () => {
     expect(variant).toMatchObject({ reported: 2, missing: ['gw-03'] });
   });
 
-  test('half the devices without a quorum: CanaryTimedOut, and the canary deployment is canceled when there is nothing to revert to', async () => {
+  test('half the devices without a quorum: CanaryTimedOut, and the canary group is put back as it was (it ran nothing)', async () => {
     const { definition } = build(THRESHOLDS);
     world.reporting = { onnx: ['gw-01'] };
     const result = await run(definition, candidates(['onnx']));
     expect(result).toMatchObject({ status: 'FAILED', error: 'CanaryTimedOut' });
     expect(result.cause).toBe('1 of 3 canary devices of x86-gateway reported before the timeout, 3 needed; missing: gw-02, gw-03');
-    expect(world.canceled).toEqual(['d-1']);
-  });
-
-  test('no device reporting: CanaryTimedOut, and the canary group goes back to its last good release', async () => {
-    const { definition } = build(THRESHOLDS);
-    await new Ledger('ledger', world.ledgerTable.client()).markHealthy('x86-gateway-canary', { runId: 'digits-v6', deploymentId: 'd-0', components: { 'com.example.digits.x86-gateway': '1.0.0' } });
-    world.reporting = { onnx: [] };
-    const result = await run(definition, candidates(['onnx']));
-    expect(result).toMatchObject({ status: 'FAILED', error: 'CanaryTimedOut' });
-    expect(world.deployments[1]).toMatchObject({ DeploymentName: 'revert-canary-digits-v7-onnx', Components: { 'com.example.digits.x86-gateway': { ComponentVersion: '1.0.0' } } });
+    expect(world.deployments.map((d) => d.DeploymentName)).toEqual(['canary-digits-v7-onnx', 'restore-canary-digits-v7']);
+    expect(world.deployments[1]).toMatchObject({ Components: {} });
   });
 
   test('a re-run of the run id reuses the closed canary\'s results: it does not wait for the devices again', async () => {

@@ -17,6 +17,7 @@ export const TRANSIENT_ERRORS: Record<string, string[]> = {
   'sagemaker:StopCompilationJob': ['SageMaker.AmazonSageMakerException'],
   'greengrassv2:CreateDeployment': ['GreengrassV2.ThrottlingException', 'GreengrassV2.InternalServerException'],
   'greengrassv2:GetDeployment': ['GreengrassV2.ThrottlingException', 'GreengrassV2.InternalServerException'],
+  'greengrassv2:ListDeployments': ['GreengrassV2.ThrottlingException', 'GreengrassV2.InternalServerException'],
   'greengrassv2:CancelDeployment': ['GreengrassV2.ThrottlingException', 'GreengrassV2.InternalServerException'],
   'greengrassv2:DescribeComponent': ['GreengrassV2.ThrottlingException', 'GreengrassV2.InternalServerException'],
   'iot:DescribeJob': ['Iot.ThrottlingException', 'Iot.ServiceUnavailableException'],

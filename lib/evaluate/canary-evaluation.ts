@@ -6,7 +6,6 @@ import { Construct } from 'constructs';
 import { retryTransient } from '../core/retries';
 import { acknowledge, nagResource } from '../core/acknowledgements';
 import { checkIntegerRange, isUnresolved, ProblemCollector } from '../core/errors';
-import { BundledHandler } from '../core/handler';
 import { EdgeAgentComponent } from '../device/edge-agent-component';
 import { EdgeFleet } from '../fleet/edge-fleet';
 import { createDeploymentTask, deploymentArns } from '../fleet/deployment';
@@ -16,7 +15,7 @@ import { GREENGRASS_ROOT, unarchivedArtifactsDir } from '../core/naming';
 
 /** Error names the canary fragment ends with. */
 export enum CanaryEvaluationError {
-  /** Too few canary devices reported before the timeout; the canary group was reverted. */
+  /** Too few canary devices reported before the timeout; the canary group was put back on what it ran before. */
   TIMED_OUT = 'CanaryTimedOut',
   /** The canary thing group has no devices. */
   GROUP_EMPTY = 'CanaryGroupEmpty',
@@ -30,8 +29,13 @@ export interface CanaryEvaluationProps {
   readonly results: CanaryResults;
   /** The edge agent component, run in benchmark mode on the canary devices. */
   readonly agent: EdgeAgentComponent;
-  /** Knows the canary group's last good release (to revert to when the canary fails). */
-  readonly ledger: ReleaseLedger;
+  /**
+   * No longer used: a canary group is put back on what it ran before the canary (its latest
+   * deployment), passed or failed, instead of on a last good release it never has.
+   *
+   * @deprecated the canary needs no ledger; leave it out
+   */
+  readonly ledger?: ReleaseLedger;
   /** The model component of the device class (see `ComponentPublishing.componentNames`). */
   readonly modelComponentName: string;
   /** The data set's dataset.json on the canary devices. */
@@ -87,10 +91,11 @@ export interface CanaryEvaluationProps {
  * **Input**: `{ runId, …candidates }`.
  * **Output**: the input with `canary.<deviceClass>` set to `{ deviceClass,
  * variants: [{ variant, componentVersion, results: [device report…],
- * expected, reported, missing }] }`: the gate's input.
- * **Errors**: `CanaryTimedOut` (too few devices reported: the canary group
- * was put back on its last good release, or the deployment canceled),
- * `CanaryGroupEmpty`.
+ * expected, reported, missing }] }`: the gate's input. At the end, passed or
+ * failed, the canary group is put back on what it ran before (its latest
+ * deployment's components, or nothing): it never keeps a candidate.
+ * **Errors**: `CanaryTimedOut` (too few devices reported), `CanaryGroupEmpty`,
+ * or the fault met (each after the group was put back).
  */
 export class CanaryEvaluation extends sfn.StateMachineFragment {
   public readonly startState: sfn.State;
@@ -206,46 +211,17 @@ export class CanaryEvaluation extends sfn.StateMachineFragment {
       },
     });
 
-    // Too few devices: put the canary group back and fail.
-    const ledgerFn = new BundledHandler(this, 'Ledger', {
-      handlerName: 'rollout-ledger',
-      description: 'cdk-edge-model-pipeline: reads the canary group\'s last good release to revert a failed canary',
-      timeout: Duration.seconds(30),
-      memorySize: 256,
-      environment: { LEDGER_TABLE: props.ledger.table.tableName },
-    });
-    props.ledger.grantRead(ledgerFn.role);
-    const lastGood = ledgerFn.invoke(this, 'CanaryLastGood', {
-      stateName: name('CanaryLastGood'),
-      payload: { 'op': 'prepare', 'group': fleet.thingGroupName, 'runId.$': '$.runId', 'budgetSeconds': 60 },
-      resultPath: '$.revert',
-    });
-    const revert = deployment('RevertCanary', { 'Components.$': '$.revert.lastGood.components' }, 'revert-');
-    const cancel = new tasks.CallAwsService(this, 'CancelCanary', {
-      stateName: name('CancelCanary'),
-      service: 'greengrassv2',
-      action: 'cancelDeployment',
-      iamAction: 'greengrass:CancelDeployment',
-      iamResources: [deploymentsArn],
-      parameters: { 'DeploymentId.$': '$.deployCanary.DeploymentId' },
-      resultPath: sfn.JsonPath.DISCARD,
-    });
-    retryTransient(cancel, 'greengrassv2:CancelDeployment');
+    // Too few devices: fail; the group is put back as every canary ends (putBackAfterwards).
     const timedOut = new sfn.Fail(this, 'CanaryTimedOut', {
       stateName: name('CanaryTimedOut'),
       error: CanaryEvaluationError.TIMED_OUT,
       causePath: '$.noQuorum.Cause',
     });
-    lastGood.next(new sfn.Choice(this, 'CanaryHasLastGood', { stateName: name('CanaryHasLastGood') })
-      .when(sfn.Condition.booleanEquals('$.revert.hasLastGood', true), revert)
-      .otherwise(cancel));
-    revert.next(timedOut);
-    cancel.next(timedOut);
 
     wait.addCatch(close, { errors: [sfn.Errors.TIMEOUT, sfn.Errors.HEARTBEAT_TIMEOUT], resultPath: '$.waitError' });
     // A re-run whose canary closed earlier without a quorum ends as that canary did.
-    wait.addCatch(lastGood, { errors: ['CanaryNoQuorum'], resultPath: '$.noQuorum' });
-    close.addCatch(lastGood, { errors: ['CanaryNoQuorum'], resultPath: '$.noQuorum' });
+    wait.addCatch(timedOut, { errors: ['CanaryNoQuorum'], resultPath: '$.noQuorum' });
+    close.addCatch(timedOut, { errors: ['CanaryNoQuorum'], resultPath: '$.noQuorum' });
     register.next(configure).next(deploy).next(wait).next(done);
     close.next(done);
 
@@ -259,6 +235,7 @@ export class CanaryEvaluation extends sfn.StateMachineFragment {
       resultPath: this.outputPath,
     });
     perCandidate.itemProcessor(register);
+    const { before, restored } = this.putBackAfterwards(name, fleet, perCandidate, deploymentsArn);
 
     const stackScope = Stack.of(this);
     acknowledge(stackScope, 'IOT_JOBS', [nagResource(this, jobsArn)]);
@@ -266,9 +243,74 @@ export class CanaryEvaluation extends sfn.StateMachineFragment {
     acknowledge(stackScope, 'FLEET_THINGS', [nagResource(this, fleet.thingArnPattern())]);
     acknowledge(stackScope, 'LAMBDA_INVOKE_VERSIONS', [
       nagResource(this, `${control.function.functionArn}:*`),
-      nagResource(this, `${ledgerFn.function.functionArn}:*`),
     ]);
-    this.startState = perCandidate;
-    this.endStates = [perCandidate];
+    this.startState = before;
+    this.endStates = [restored];
+  }
+
+  /**
+   * What the canary group ran before (its latest deployment's components, or none), and the
+   * deployment that puts it back after the candidates, passed or failed: the canary group never
+   * keeps a candidate. A fault while the candidates ran is raised again once the group is back.
+   */
+  private putBackAfterwards(name: (s: string) => string, fleet: EdgeFleet, perCandidate: sfn.Map, deploymentsArn: string): { before: sfn.State; restored: sfn.INextable } {
+    const before = `$.canaryBefore.${fleet.deviceClass.replace(/-/g, '_')}`;
+    const hard = { errors: [sfn.Errors.ALL], interval: Duration.seconds(10), backoffRate: 2, maxAttempts: 6, maxDelay: Duration.minutes(5), jitterStrategy: sfn.JitterType.FULL };
+    const find = new tasks.CallAwsService(this, 'FindCanaryDeployment', {
+      stateName: name('FindCanaryDeployment'),
+      comment: 'What the canary group runs before the candidates',
+      service: 'greengrassv2',
+      action: 'listDeployments',
+      iamAction: 'greengrass:ListDeployments',
+      // The Greengrass v2 API takes no resource ARN (the Service Authorization Reference lists v1's group).
+      iamResources: ['*'],
+      parameters: { TargetArn: fleet.thingGroupArn, HistoryFilter: 'LATEST_ONLY' },
+      resultSelector: { 'deployments.$': '$.Deployments' },
+      resultPath: before,
+    });
+    retryTransient(find, 'greengrassv2:ListDeployments');
+    const get = new tasks.CallAwsService(this, 'GetCanaryDeployment', {
+      stateName: name('GetCanaryDeployment'),
+      service: 'greengrassv2',
+      action: 'getDeployment',
+      iamAction: 'greengrass:GetDeployment',
+      iamResources: [deploymentsArn],
+      parameters: { [`DeploymentId.$`]: `${before}.deployments[0].DeploymentId` },
+      resultSelector: { 'components.$': '$.Components' },
+      resultPath: before,
+    });
+    retryTransient(get, 'greengrassv2:GetDeployment');
+    const nothing = new sfn.Pass(this, 'CanaryRanNothing', { stateName: name('CanaryRanNothing'), result: sfn.Result.fromObject({ components: {} }), resultPath: before });
+    find.next(new sfn.Choice(this, 'CanaryHadDeployment', { stateName: name('CanaryHadDeployment') })
+      .when(sfn.Condition.and(sfn.Condition.isPresent(`${before}.deployments[0]`), sfn.Condition.stringEquals(`${before}.deployments[0].DeploymentStatus`, 'ACTIVE')), get)
+      .otherwise(nothing));
+
+    const putBack = (state: string) => {
+      const task = createDeploymentTask(this, state, {
+        stateName: name(state),
+        fleets: [fleet],
+        parameters: {
+          'TargetArn': fleet.thingGroupArn,
+          'DeploymentName.$': "States.Format('restore-canary-{}', $.runId)",
+          'ClientToken.$': `States.Hash(States.Format('restore-canary/{}/${fleet.thingGroupName}', $.runId), 'MD5')`,
+          'Components.$': `${before}.components`,
+          'DeploymentPolicies': { FailureHandlingPolicy: 'ROLLBACK' },
+        },
+        resultPath: sfn.JsonPath.DISCARD,
+      });
+      task.addRetry(hard);
+      return task;
+    };
+    const restored = putBack('RestoreCanary');
+    const restoredAfterFault = putBack('RestoreCanaryAfterFault');
+    const raise = new sfn.Fail(this, 'CanaryFailed', { stateName: name('CanaryFailed'), errorPath: '$.canaryError.Error', causePath: '$.canaryError.Cause' });
+    // Putting the group back is best effort after a fault: the fault is what the run ends with.
+    restoredAfterFault.addCatch(raise, { errors: [sfn.Errors.ALL], resultPath: sfn.JsonPath.DISCARD });
+    restoredAfterFault.next(raise);
+    perCandidate.addCatch(restoredAfterFault, { errors: [sfn.Errors.ALL], resultPath: '$.canaryError' });
+    nothing.next(perCandidate);
+    get.next(perCandidate);
+    perCandidate.next(restored);
+    return { before: find, restored };
   }
 }

@@ -271,7 +271,6 @@ export class EdgeModelPipeline extends Construct {
       canary: c.canary,
       results,
       agent: this.agent,
-      ledger: this.ledger,
       modelComponentName: publishing.componentNames[c.name],
       datasetPath: c.datasetPath,
       candidatesPath: `$.publish.classes[${i}].candidates`,

@@ -7,9 +7,7 @@ import { BenchmarkResult } from '../../src/result';
 import { collect } from '../../../lambda/canary-collector/index';
 import { control, ControlEvent } from '../../../lambda/canary-control/index';
 import { gate, GateEvent } from '../../../lambda/quality-gate/index';
-import { handle } from '../../../lambda/rollout-ledger/index';
 import { CanaryStore } from '../../../lambda/shared/canary-store';
-import { Ledger } from '../../../lambda/shared/ledger';
 import { FIXTURES } from '../../../test/support/archives';
 import { expectValidRequest } from '../../../test/support/aws-model';
 import { asFunction, authorizeCommand, env } from '../../../test/support/iam/caller';
@@ -73,7 +71,6 @@ export class FakeCanary {
     const clients = { iot: this.iot, sfn: this.sfn };
     // Each handler reads its table and bucket names from its function's environment.
     const store = () => new CanaryStore(env('CANARY_TABLE', 'canary'), this.canaryTable.client());
-    const ledger = () => new Ledger(env('LEDGER_TABLE', 'ledger'), this.ledgerTable.client());
     const greengrass = (operation: string) => (input: Json): Json => {
       expectValidRequest('greengrassv2', operation, input);
       if (operation === 'CancelDeployment') {
@@ -86,10 +83,22 @@ export class FakeCanary {
     return {
       [`${P}RegisterCanary`]: async (input) => (await control(input as unknown as ControlEvent, store(), clients)) as Json,
       [`${P}DeployCanary`]: greengrass('CreateDeployment'),
-      [`${P}RevertCanary`]: greengrass('CreateDeployment'),
-      [`${P}CancelCanary`]: greengrass('CancelDeployment'),
+      [`${P}FindCanaryDeployment`]: (input) => {
+        expectValidRequest('greengrassv2', 'ListDeployments', input);
+        const target = (input as { TargetArn: string }).TargetArn;
+        const i = this.deployments.map((d) => d.TargetArn).lastIndexOf(target);
+        if (i < 0) return { Deployments: [] };
+        const id = `d-${i + 1}`;
+        return { Deployments: [{ DeploymentId: id, DeploymentName: this.deployments[i].DeploymentName as string, TargetArn: target, DeploymentStatus: this.canceled.includes(id) ? 'CANCELED' : 'ACTIVE', IsLatestForTarget: true }] };
+      },
+      [`${P}GetCanaryDeployment`]: (input) => {
+        expectValidRequest('greengrassv2', 'GetDeployment', input);
+        const d = this.deployments[Number((input as { DeploymentId: string }).DeploymentId.slice(2)) - 1];
+        return { DeploymentId: (input as { DeploymentId: string }).DeploymentId, Components: d.Components as Json };
+      },
+      [`${P}RestoreCanary`]: greengrass('CreateDeployment'),
+      [`${P}RestoreCanaryAfterFault`]: greengrass('CreateDeployment'),
       [`${P}CloseCanary`]: async (input) => (await control(input as unknown as ControlEvent, store(), clients)) as Json,
-      [`${P}CanaryLastGood`]: async (input) => (await handle(input as never, ledger())) as Json,
       [`${P}WaitForCanaryResults`]: async (input) => {
         // A waitForTaskToken Lambda task sends { FunctionName, Payload }.
         const event = (input as unknown as { Payload: { token: string; runId: string; variant: string } }).Payload;
