@@ -61,7 +61,11 @@ export class MixedFleetWorld {
     for (const c of CLASSES) for (const v of VARIANTS[c]) this.publishing.objects.set(`compiled/${runId}/${v.variant}/model-${v.target}.tar.gz`, makeTarGz(neoCompiledFiles()));
     for (const g of RINGS) this.fleets[g].script(...(jobs[g] ?? [[{ queued: 0, inProgress: 0, succeeded: 5 }]]));
     this.canary.done();
+    // The canary groups keep what earlier runs deployed to them.
+    const earlier = this.canary;
     this.canary = new FakeCanary((group) => [`${group}-a`, `${group}-b`], this.ledger);
+    this.canary.deployments.push(...earlier.deployments);
+    this.canary.canceled.push(...earlier.canceled);
     this.canary.reporting = this.reporting;
     const handlers: Record<string, TaskHandler> = {
       ...neo.handlers(),
