@@ -63,6 +63,17 @@ export interface ArtifactStoreProps {
  * old versions and EventBridge notifications on. Access is granted by key
  * prefix with {@link ArtifactStore.grantRead} and {@link ArtifactStore.grantWrite}.
  */
+/** Options of {@link ArtifactStore.grantWrite}. */
+export interface WriteGrantOptions {
+  /**
+   * The writer uploads in parts (SageMaker's output): adds `s3:AbortMultipartUpload` and
+   * `kms:Decrypt`, which multipart uploads with SSE-KMS need.
+   *
+   * @default false
+   */
+  readonly multipart?: boolean;
+}
+
 export class ArtifactStore extends Construct {
   /** Prefix of the source models (the inputs of compilation). */
   public static readonly MODEL_PREFIX = 'models/';
@@ -217,7 +228,7 @@ export class ArtifactStore extends Construct {
    * @param options `multipart: true` for a writer that uploads in parts (SageMaker's output):
    *   adds `s3:AbortMultipartUpload` and `kms:Decrypt`, which multipart uploads with SSE-KMS need
    */
-  public grantWrite(grantee: iam.IGrantable, prefix: string, options: { readonly multipart?: boolean } = {}): iam.Grant {
+  public grantWrite(grantee: iam.IGrantable, prefix: string, options: WriteGrantOptions = {}): iam.Grant {
     acknowledgePrefix(grantee, this.bucket.arnForObjects(`${prefix}*`));
     const grant = iam.Grant.addToPrincipal({
       grantee,
