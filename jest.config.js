@@ -9,7 +9,8 @@ module.exports = {
   setupFilesAfterEnv: ['aws-cdk-lib/testhelpers/jest-autoclean'],
   testTimeout: 60000,
   maxWorkers: 2,
-  // The edge agent's benchmark reports the peak memory of the process it runs in (here the test
+  // The edge agent's benchmark reports the memory of the process it runs in (here the test
   // worker): a worker that grew in an earlier file is replaced, so a later file measures itself.
+  // `npm test` runs the fault-injection files (the biggest) in a jest run of their own.
   workerIdleMemoryLimit: '512MB',
 };
