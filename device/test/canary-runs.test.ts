@@ -13,7 +13,7 @@ import {
   QualityGate,
   QualityThresholds,
 } from '../../lib';
-import { definitionOf, expectValidAsl, runDefinition } from '../../test/support/state-machine';
+import { definitionOf, expectValidAsl, runDefinition, TEST_ENV } from '../../test/support/state-machine';
 
 const P = 'x86-gateway canary: ';
 
@@ -101,7 +101,7 @@ describe('CanaryEvaluation and QualityGate, run by the local executor', () => {
   test('a canary group that ran a release before gets it back after the canary, passed or failed', async () => {
     const { definition } = build(THRESHOLDS);
     const before = { 'com.example.digits.x86-gateway': { ComponentVersion: '1.0.0' } };
-    world.deployments.push({ TargetArn: 'arn:aws:iot:eu-west-1:111122223333:thinggroup/x86-gateway-canary', DeploymentName: 'earlier', Components: before });
+    world.deployments.push({ TargetArn: `arn:${TEST_ENV.partition}:iot:${TEST_ENV.region}:${TEST_ENV.account}:thinggroup/x86-gateway-canary`, DeploymentName: 'earlier', Components: before });
     expect((await run(definition, candidates(['onnx']))).status).toBe('SUCCEEDED');
     expect(world.deployments.at(-1)).toMatchObject({ DeploymentName: 'restore-canary-digits-v7', Components: before });
     world.reporting = { onnx: ['gw-01'] };

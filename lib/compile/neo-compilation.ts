@@ -251,17 +251,7 @@ export class NeoCompilation extends sfn.StateMachineFragment {
       resultPath: '$.describe',
     });
     retryTransient(describe, 'sagemaker:DescribeCompilationJob', { interval: Duration.seconds(5) });
-    const stop = new tasks.CallAwsService(this, 'StopCompilationJob', {
-      stateName: 'StopCompilationJob',
-      comment: 'The time budget is spent: stop the job before the variant fails',
-      service: 'sagemaker',
-      action: 'stopCompilationJob',
-      iamAction: 'sagemaker:StopCompilationJob',
-      iamResources: [jobArnPattern],
-      parameters: { 'CompilationJobName.$': '$.job.jobName' },
-      resultPath: sfn.JsonPath.DISCARD,
-    });
-    retryTransient(stop, 'sagemaker:StopCompilationJob', { interval: Duration.seconds(5) });
+    const stop = this.stopJobTask('StopCompilationJob', jobArnPattern, '$.job.jobName', 'The time budget is spent: stop the job before the variant fails');
 
     const succeeded = new sfn.Pass(this, 'CompilationSucceeded', {
       stateName: 'CompilationSucceeded',
@@ -373,18 +363,25 @@ export class NeoCompilation extends sfn.StateMachineFragment {
     this.endStates = [summaryState];
   }
 
-  /** Stops every job of the run (one that ended cannot be stopped: nothing to do), then fails with `$.compileError`. */
-  private stopEveryJob(jobArnPattern: string): sfn.Map {
-    const stopOne = new tasks.CallAwsService(this, 'StopRemainingJob', {
-      stateName: 'StopRemainingJob',
+  /** A StopCompilationJob Task for the job named at `jobNamePath`, transient errors retried. */
+  private stopJobTask(state: string, jobArnPattern: string, jobNamePath: string, comment?: string): tasks.CallAwsService {
+    const task = new tasks.CallAwsService(this, state, {
+      stateName: state,
+      comment,
       service: 'sagemaker',
       action: 'stopCompilationJob',
       iamAction: 'sagemaker:StopCompilationJob',
       iamResources: [jobArnPattern],
-      parameters: { 'CompilationJobName.$': '$.jobName' },
+      parameters: { 'CompilationJobName.$': jobNamePath },
       resultPath: sfn.JsonPath.DISCARD,
     });
-    retryTransient(stopOne, 'sagemaker:StopCompilationJob', { interval: Duration.seconds(5) });
+    retryTransient(task, 'sagemaker:StopCompilationJob', { interval: Duration.seconds(5) });
+    return task;
+  }
+
+  /** Stops every job of the run (one that ended cannot be stopped: nothing to do), then fails with `$.compileError`. */
+  private stopEveryJob(jobArnPattern: string): sfn.Map {
+    const stopOne = this.stopJobTask('StopRemainingJob', jobArnPattern, '$.jobName');
     stopOne.addCatch(new sfn.Pass(this, 'JobNotRunning', { stateName: 'JobNotRunning', comment: 'Ended already, or never started' }), { errors: [sfn.Errors.ALL], resultPath: sfn.JsonPath.DISCARD });
     const stopAll = new sfn.Map(this, 'StopCompilationJobs', {
       stateName: 'StopCompilationJobs',

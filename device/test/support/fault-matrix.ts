@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { FIXTURES } from '../../../test/support/archives';
 import { Fault, faultError, faultsFor } from '../../../test/support/faults';
-import { RunResult, taskStates } from '../../../test/support/state-machine';
+import { RunResult, taskStates, TEST_ENV } from '../../../test/support/state-machine';
 import { runBenchmark } from '../../src/benchmark';
 import { resultCache } from './fake-canary';
 import { mixedFleetDefinition, MixedFleetWorld as World, RINGS } from './mixed-fleet-world';
@@ -134,7 +134,7 @@ export function checkRun(w: World, result: RunResult, state: string, baseline: R
   // A fault in putting it back itself is reported by the run, and leaves the group as it was.
   if (!/RestoreCanary/.test(state)) {
     for (const c of ['jetson-nano', 'rasp4b', 'x86-gateway']) {
-      const target = `arn:aws:iot:eu-west-1:111122223333:thinggroup/${c}-canary`;
+      const target = `arn:${TEST_ENV.partition}:iot:${TEST_ENV.region}:${TEST_ENV.account}:thinggroup/${c}-canary`;
       const ids = w.canary.deployments.map((d, i) => ({ d, id: `d-${i + 1}` })).filter(({ d, id }) => d.TargetArn === target && !w.canary.canceled.includes(id));
       const latest = ids.at(-1)?.d;
       if (latest && !(String(latest.DeploymentName).startsWith('restore-canary-') && canonical(latest.Components) === '{}')) problems.push(`the ${c} canary group keeps ${String(latest.DeploymentName)}`);
