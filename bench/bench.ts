@@ -105,7 +105,7 @@ function benchBundles(): void {
 
 async function benchFullRun(): Promise<void> {
   // The mixed-fleet world runs the edge agent for real on the canary devices.
-  const { MixedFleetWorld } = await import('../device/test/support/mixed-fleet-world');
+  const { MixedFleetWorld } = await import('../device/test/support/pipeline-world');
   const world = new MixedFleetWorld();
   const result = await world.run('bench-run');
   if (result.status !== 'SUCCEEDED') throw new Error(`bench run failed: ${result.error} ${result.cause}`);

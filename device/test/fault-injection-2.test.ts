@@ -9,4 +9,4 @@ import { describeFaultShard } from './support/fault-matrix';
  * Lambda's code) in a scenario that reaches it (`support/fault-matrix.ts`). Two shards, so the
  * two test workers share the work; `npm run fault-matrix` prints the whole matrix.
  */
-describeFaultShard(1, 2);
+describeFaultShard('mixed-fleet', 1, 2);

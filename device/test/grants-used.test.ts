@@ -7,7 +7,7 @@ import { authorizeCommand, env, invokeAs, SdkCommand } from '../../test/support/
 import { Grant, unusedGrants } from '../../test/support/iam/grants';
 import { serviceCalls, storeBucketsOf } from '../../test/support/iam/service-calls';
 import { accountOf } from '../../test/support/state-machine';
-import { MixedFleetWorld as World, mixedFleetDefinition } from './support/mixed-fleet-world';
+import { MixedFleetWorld as World, mixedFleetDefinition } from './support/pipeline-world';
 
 /**
  * Least privilege, shown: every statement of every role of the mixed-fleet pipeline (the

@@ -11,7 +11,7 @@ import { FakeFleet } from '../../test/support/fake-fleet';
 import { BUCKET } from '../../test/support/fake-publishing';
 import { runBenchmark } from '../src/benchmark';
 import { resultCache } from './support/fake-canary';
-import { CLASSES, MixedFleetWorld as World, RINGS } from './support/mixed-fleet-world';
+import { CLASSES, MixedFleetWorld as World, RINGS } from './support/pipeline-world';
 
 const components = (fake: FakeFleet) => fake.calls('CreateDeployment').map((d) => d.Components);
 const stagesOf = (w: World) => w.runMetrics.at(-1)!.stages.map((s) => s.stage);

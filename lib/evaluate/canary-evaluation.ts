@@ -8,10 +8,13 @@ import { acknowledge, nagResource } from '../core/acknowledgements';
 import { checkIntegerRange, isUnresolved, ProblemCollector } from '../core/errors';
 import { EdgeAgentComponent } from '../device/edge-agent-component';
 import { EdgeFleet } from '../fleet/edge-fleet';
-import { createDeploymentTask, deploymentArns } from '../fleet/deployment';
+import { createDeploymentTask, deploymentArns, deploymentClientToken } from '../fleet/deployment';
 import { ReleaseLedger } from '../fleet/release-ledger';
 import { CanaryResults } from './canary-results';
 import { GREENGRASS_ROOT, unarchivedArtifactsDir } from '../core/naming';
+
+/** How a canary's candidate deployments are named (`canary-{runId}-{variant}`), so a later run knows one left behind. */
+const CANDIDATE_DEPLOYMENT = 'canary-';
 
 /** Error names the canary fragment ends with. */
 export enum CanaryEvaluationError {
@@ -152,13 +155,13 @@ export class CanaryEvaluation extends sfn.StateMachineFragment {
     });
 
     const { deploymentsArn, jobsArn } = deploymentArns(this);
-    const deployment = (state: string, components: { [key: string]: unknown }, tokenSeed: string) => createDeploymentTask(this, state, {
+    const deployment = (state: string, components: { [key: string]: unknown }) => createDeploymentTask(this, state, {
       stateName: name(state),
       fleets: [fleet],
       parameters: {
         'TargetArn': fleet.thingGroupArn,
-        'DeploymentName.$': `States.Format('${tokenSeed}canary-{}-{}', $.runId, $.candidate.variant)`,
-        'ClientToken.$': `States.Hash(States.Format('${tokenSeed}{}/{}/${fleet.thingGroupName}', $.runId, $.candidate.variant), 'MD5')`,
+        'DeploymentName.$': `States.Format('${CANDIDATE_DEPLOYMENT}{}-{}', $.runId, $.candidate.variant)`,
+        'ClientToken.$': deploymentClientToken(`{}/{}/${fleet.thingGroupName}`, '$.runId', '$.candidate.variant'),
         ...components,
         'DeploymentPolicies': { FailureHandlingPolicy: 'ROLLBACK', ComponentUpdatePolicy: { Action: 'NOTIFY_COMPONENTS', TimeoutInSeconds: 60 } },
         'IotJobConfiguration': { TimeoutConfig: { InProgressTimeoutInMinutes: Math.max(1, Math.ceil(timeoutSeconds / 60)) } },
@@ -173,7 +176,7 @@ export class CanaryEvaluation extends sfn.StateMachineFragment {
           ConfigurationUpdate: { 'Merge.$': 'States.JsonToString($.agentConfiguration)' },
         },
       },
-    }, '');
+    });
 
     const wait = new tasks.LambdaInvoke(this, 'WaitForCanaryResults', {
       stateName: name('WaitForCanaryResults'),
@@ -280,9 +283,15 @@ export class CanaryEvaluation extends sfn.StateMachineFragment {
       resultPath: before,
     });
     retryTransient(get, 'greengrassv2:GetDeployment');
+    // Nothing to put back: the group had no active deployment, or it still runs a candidate that an
+    // earlier run could not take back (what it ran before that is not known any more): removed.
     const nothing = new sfn.Pass(this, 'CanaryRanNothing', { stateName: name('CanaryRanNothing'), result: sfn.Result.fromObject({ components: {} }), resultPath: before });
     find.next(new sfn.Choice(this, 'CanaryHadDeployment', { stateName: name('CanaryHadDeployment') })
-      .when(sfn.Condition.and(sfn.Condition.isPresent(`${before}.deployments[0]`), sfn.Condition.stringEquals(`${before}.deployments[0].DeploymentStatus`, 'ACTIVE')), get)
+      .when(sfn.Condition.and(
+        sfn.Condition.isPresent(`${before}.deployments[0]`),
+        sfn.Condition.stringEquals(`${before}.deployments[0].DeploymentStatus`, 'ACTIVE'),
+        sfn.Condition.not(sfn.Condition.stringMatches(`${before}.deployments[0].DeploymentName`, `${CANDIDATE_DEPLOYMENT}*`)),
+      ), get)
       .otherwise(nothing));
 
     const putBack = (state: string) => {
@@ -292,7 +301,7 @@ export class CanaryEvaluation extends sfn.StateMachineFragment {
         parameters: {
           'TargetArn': fleet.thingGroupArn,
           'DeploymentName.$': "States.Format('restore-canary-{}', $.runId)",
-          'ClientToken.$': `States.Hash(States.Format('restore-canary/{}/${fleet.thingGroupName}', $.runId), 'MD5')`,
+          'ClientToken.$': deploymentClientToken(`restore-canary/{}/${fleet.thingGroupName}`, '$.runId'),
           'Components.$': `${before}.components`,
           'DeploymentPolicies': { FailureHandlingPolicy: 'ROLLBACK' },
         },

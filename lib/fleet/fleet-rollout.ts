@@ -9,7 +9,7 @@ import { EdgeFleet } from './edge-fleet';
 import { ReleaseLedger } from './release-ledger';
 import { AbortCriteria, Rollout, RolloutFailureType } from './rollout';
 import { retryTransient } from '../core/retries';
-import { createDeploymentTask, deploymentArns } from './deployment';
+import { createDeploymentTask, deploymentArns, deploymentClientToken } from './deployment';
 
 /** Error names the rollout fragment ends with. */
 export enum FleetRolloutError {
@@ -171,7 +171,7 @@ export class FleetRollout extends sfn.StateMachineFragment {
         'TargetArn': fleet.thingGroupArn,
         'DeploymentName.$': `States.Format('${tokenSeed}{}-${fleet.deviceClass}', $.runId)`,
         'Components.$': componentsJsonPath,
-        'ClientToken.$': `States.Hash(States.Format('${tokenSeed}{}/${fleet.thingGroupName}', $.runId), 'MD5')`,
+        'ClientToken.$': deploymentClientToken(`${tokenSeed}{}/${fleet.thingGroupName}`, '$.runId'),
         'DeploymentPolicies': {
           FailureHandlingPolicy: 'ROLLBACK',
           ComponentUpdatePolicy: { Action: 'NOTIFY_COMPONENTS', TimeoutInSeconds: 60 },

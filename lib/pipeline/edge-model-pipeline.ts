@@ -26,7 +26,7 @@ import { CanaryEvaluation } from '../evaluate/canary-evaluation';
 import { CanaryResults } from '../evaluate/canary-results';
 import { addThresholdProblems, QualityGate, QualityThresholds } from '../evaluate/quality-gate';
 import { EdgeFleet } from '../fleet/edge-fleet';
-import { createDeploymentTask, deploymentArns } from '../fleet/deployment';
+import { createDeploymentTask, deploymentArns, deploymentClientToken } from '../fleet/deployment';
 import { FleetRollout } from '../fleet/fleet-rollout';
 import { ReleaseLedger } from '../fleet/release-ledger';
 import { AbortCriteria, Rollout } from '../fleet/rollout';
@@ -679,7 +679,7 @@ export class EdgeModelPipeline extends Construct {
       parameters: {
         'TargetArn.$': '$.ring.groupArn',
         'DeploymentName.$': 'States.Format(\'revert-all-{}-{}\', $.runId, $.ring.group)',
-        'ClientToken.$': 'States.Hash(States.Format(\'revert-all/{}/{}\', $.runId, $.ring.group), \'MD5\')',
+        'ClientToken.$': deploymentClientToken('revert-all/{}/{}', '$.runId', '$.ring.group'),
         'Components.$': '$.ring.lastGood.components',
         'DeploymentPolicies': { FailureHandlingPolicy: 'ROLLBACK' },
       },

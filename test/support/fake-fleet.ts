@@ -138,7 +138,8 @@ export class FakeFleet {
     return {
       Job: {
         JobId: request.JobId as string,
-        Status: snap.status ?? 'IN_PROGRESS',
+        // A canceled deployment's job is canceled, whatever its devices were doing.
+        Status: d.canceled ? 'CANCELED' : snap.status ?? 'IN_PROGRESS',
         TargetSelection: 'CONTINUOUS',
         JobProcessDetails: {
           NumberOfCanceledThings: 0,

@@ -8,6 +8,7 @@ import { invokeAs } from './iam/caller';
 import { arnOf, CfnTemplate, resolve } from './iam/template';
 
 export { TEST_ENV } from './iam/template';
+import { TEST_ENV } from './iam/template';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -103,6 +104,13 @@ export interface RunResult {
   readonly calls: Decision[];
 }
 
+let executions = 0;
+/** `$$.Execution` as Step Functions gives it: every run is an execution of its own (the local executor names none). */
+function executionContext(): Record<string, string> {
+  const name = `run-${++executions}`;
+  return { Id: `arn:${TEST_ENV.partition}:states:${TEST_ENV.region}:${TEST_ENV.account}:execution:test:${name}`, Name: name };
+}
+
 /**
  * Runs a synthesized definition with aws-local-stepfunctions: every Task is
  * answered by the test's handler, every Wait is instant.
@@ -151,7 +159,7 @@ export async function runDefinition(definition: Json, input: Json, options: RunO
   }
   const execution = machine.run(input as never, {
     overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: waits, retryIntervalOverrides: retries },
-    context: options.context as never,
+    context: { Execution: executionContext(), ...options.context } as never,
   });
   const entered = () => execution.eventLogs;
   let status: RunResult['status'] = 'SUCCEEDED';

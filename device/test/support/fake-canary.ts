@@ -77,6 +77,10 @@ export class FakeCanary {
         this.canceled.push((input as { DeploymentId: string }).DeploymentId);
         return { Message: 'canceled' };
       }
+      // Greengrass answers a client token it has seen with its first response.
+      const token = (input as { ClientToken?: string }).ClientToken;
+      const seen = token === undefined ? -1 : this.deployments.findIndex((d) => d.ClientToken === token);
+      if (seen >= 0) return { DeploymentId: `d-${seen + 1}` };
       this.deployments.push(input as Record<string, unknown>);
       return { DeploymentId: `d-${this.deployments.length}` };
     };

@@ -1,11 +1,11 @@
-import { App } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { approval, ApprovalDeps, DecideEvent, RequestEvent } from '../../../lambda/approval/index';
 import { handle } from '../../../lambda/rollout-ledger/index';
 import { runMetrics, RunMetricsEvent, RunMetricsResult } from '../../../lambda/run-metrics/index';
 import { Ledger } from '../../../lambda/shared/ledger';
-import { MixedFleetPipelineStack } from '../../../examples/pipelines';
+import { MixedFleetPipelineStack, ModelRegistryPipelineStack, OnnxRuntimeFleetPipelineStack, SingleJetsonPipelineStack } from '../../../examples/pipelines';
 import { fixture, makeTarGz, neoCompiledFiles } from '../../../test/support/archives';
 import { Clock } from '../../../test/support/clock';
 import { FakeFleet, JobSnapshot } from '../../../test/support/fake-fleet';
@@ -17,29 +17,86 @@ import { definitionOf, expectValidAsl, runDefinition, TaskHandler, taskStateName
 import { FakeCanary } from './fake-canary';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-export const CLASSES = ['jetson-nano', 'rasp4b', 'x86-gateway'];
-const VARIANTS: Record<string, { variant: string; target: string }[]> = {
-  'jetson-nano': [{ variant: 'jetson-nano-trt', target: 'jetson_nano' }, { variant: 'jetson-nano-cpu', target: 'platform' }],
-  'rasp4b': [{ variant: 'rasp4b', target: 'rasp4b' }],
-  'x86-gateway': [{ variant: 'x86-gateway', target: 'platform' }],
-};
-export const RINGS = CLASSES.flatMap((c) => [`${c}-ring1`, `${c}-ring2`]);
+/** One device class of an example pipeline, as its stack declares it. */
+export interface ClassShape {
+  readonly name: string;
+  /** Its variants and the Neo target each compiles for; none on an ONNX Runtime fleet. */
+  readonly variants: { readonly variant: string; readonly target: string }[];
+  /** Its thing groups: the canary group and the rings, in rollout order. */
+  readonly canary: string;
+  readonly rings: string[];
+}
 
-export const mixedFleetDefinition = (() => {
-  const d = definitionOf(new MixedFleetPipelineStack(new App(), 'Mixed'));
-  expectValidAsl(d);
-  return d;
-})();
+/** An example pipeline: its stack, its classes, and the model a run starts from. */
+export interface PipelineShape {
+  readonly name: string;
+  readonly stack: new (scope: App, id: string) => Stack;
+  readonly classes: ClassShape[];
+  /** The model's key in the store, and the fixture uploaded there. */
+  readonly model: { readonly key: string; readonly fixture: string };
+}
+
+const RESNET_MODEL = { key: 'models/resnet18/model.tar.gz', fixture: 'digits/model.tar.gz' };
+const withRings = (name: string, variants: ClassShape['variants'], rings = [`${name}-ring1`, `${name}-ring2`]): ClassShape => ({ name, variants, canary: `${name}-canary`, rings });
+
+/** Every example pipeline the fault-injection test and the end-to-end runs drive. */
+export const SHAPES: Record<string, PipelineShape> = {
+  'mixed-fleet': {
+    name: 'mixed-fleet', stack: MixedFleetPipelineStack, model: RESNET_MODEL,
+    classes: [
+      withRings('jetson-nano', [{ variant: 'jetson-nano-trt', target: 'jetson_nano' }, { variant: 'jetson-nano-cpu', target: 'platform' }]),
+      withRings('rasp4b', [{ variant: 'rasp4b', target: 'rasp4b' }]),
+      withRings('x86-gateway', [{ variant: 'x86-gateway', target: 'platform' }]),
+    ],
+  },
+  'single Jetson': {
+    name: 'single Jetson', stack: SingleJetsonPipelineStack, model: RESNET_MODEL,
+    classes: [withRings('jetson-nano', [{ variant: 'jetson-nano', target: 'jetson_nano' }], ['jetson-nano-fleet'])],
+  },
+  'ONNX Runtime': {
+    name: 'ONNX Runtime', stack: OnnxRuntimeFleetPipelineStack, model: { key: 'models/digits/model.onnx', fixture: 'digits/cnn.onnx' },
+    classes: [withRings('arm-gateway', [], ['arm-gateway-fleet'])],
+  },
+  'Model Registry': {
+    name: 'Model Registry', stack: ModelRegistryPipelineStack, model: RESNET_MODEL,
+    classes: [withRings('rasp4b', [{ variant: 'rasp4b', target: 'rasp4b' }], ['rasp4b-fleet'])],
+  },
+};
+
+const definitions = new Map<string, Json>();
+/** The synthesized state machine of an example pipeline (synthesized once per process). */
+export function definitionOfShape(shape: PipelineShape): Json {
+  if (!definitions.has(shape.name)) {
+    const d = definitionOf(new shape.stack(new App(), shape.name.replace(/[^A-Za-z]/g, '')));
+    expectValidAsl(d);
+    definitions.set(shape.name, d);
+  }
+  return definitions.get(shape.name)!;
+}
+
+/** The variants a class's canary runs: its Neo variants, or the ONNX model itself. */
+export const canaryVariants = (c: ClassShape): string[] => (c.variants.length ? c.variants.map((v) => v.variant) : ['onnx']);
+export const ringsOf = (shape: PipelineShape): string[] => shape.classes.flatMap((c) => c.rings);
+
+export const CLASSES = SHAPES['mixed-fleet'].classes.map((c) => c.name);
+export const RINGS = ringsOf(SHAPES['mixed-fleet']);
+export const mixedFleetDefinition = definitionOfShape(SHAPES['mixed-fleet']);
+
+let compiled: Buffer | undefined;
+/** What Neo writes for a variant (the same archive for every variant and run: building one runs tar). */
+const compiledModel = (): Buffer => (compiled ??= makeTarGz(neoCompiledFiles()));
 
 interface Decision { approve: boolean; comment?: string }
 
-/** Everything around the mixed-fleet pipeline, faked at the AWS API, every handler's own code in between. */
-export class MixedFleetWorld {
+/** Everything around an example pipeline, faked at the AWS API, every handler's own code in between. */
+export class PipelineWorld {
+  public readonly definition: Json;
+  public readonly rings: string[];
   public readonly clock = new Clock();
   public readonly ledger = new MemoryTable();
   public readonly approvals = new MemoryTable();
   public readonly notifications: Record<string, unknown>[] = [];
-  public readonly fleets: Record<string, FakeFleet> = Object.fromEntries(RINGS.map((g) => [g, new FakeFleet(`${g}: `, 60, this.ledger, this.clock, `${g}_d`)]));
+  public readonly fleets: Record<string, FakeFleet>;
   public readonly ringReverts: Record<string, unknown>[] = [];
   /** What the run-metrics handler reported at the end of each run. */
   public readonly runMetrics: RunMetricsResult[] = [];
@@ -55,11 +112,18 @@ export class MixedFleetWorld {
   public neoScripts: Record<string, JobScript> = {};
   private publishing?: FakePublishing;
 
+  constructor(public readonly shape: PipelineShape = SHAPES['mixed-fleet']) {
+    this.definition = definitionOfShape(shape);
+    this.rings = ringsOf(shape);
+    this.fleets = Object.fromEntries(this.rings.map((g) => [g, new FakeFleet(`${g}: `, 60, this.ledger, this.clock, `${g}_d`)]));
+  }
+
   public async run(runId: string, jobs: Partial<Record<string, JobSnapshot[][]>> = {}) {
     const neo = new FakeNeo(this.neoScripts, 30, fixture('digits/model.tar.gz'), this.clock);
     this.publishing = new FakePublishing(this.ledger, this.clock);
-    for (const c of CLASSES) for (const v of VARIANTS[c]) this.publishing.objects.set(`compiled/${runId}/${v.variant}/model-${v.target}.tar.gz`, makeTarGz(neoCompiledFiles()));
-    for (const g of RINGS) this.fleets[g].script(...(jobs[g] ?? [[{ queued: 0, inProgress: 0, succeeded: 5 }]]));
+    this.publishing.objects.set(this.shape.model.key, fixture(this.shape.model.fixture));
+    for (const c of this.shape.classes) for (const v of c.variants) this.publishing.objects.set(`compiled/${runId}/${v.variant}/model-${v.target}.tar.gz`, compiledModel());
+    for (const g of this.rings) this.fleets[g].script(...(jobs[g] ?? [[{ queued: 0, inProgress: 0, succeeded: 5 }]]));
     this.canary.done();
     // The canary groups keep what earlier runs deployed to them.
     const earlier = this.canary;
@@ -70,8 +134,8 @@ export class MixedFleetWorld {
     const handlers: Record<string, TaskHandler> = {
       ...neo.handlers(),
       ...this.publishing.handlers(),
-      ...Object.assign({}, ...CLASSES.map((c) => this.canary.handlers(`${c} canary: `))),
-      ...Object.assign({}, ...RINGS.map((g) => this.fleets[g].handlers())),
+      ...Object.assign({}, ...this.shape.classes.map((c) => this.canary.handlers(`${c.name} canary: `))),
+      ...Object.assign({}, ...this.rings.map((g) => this.fleets[g].handlers())),
       ...this.pipelineHandlers(),
     };
     for (const [state, fault] of Object.entries(this.faults)) {
@@ -80,9 +144,9 @@ export class MixedFleetWorld {
         throw fault();
       };
     }
-    const input = { runId, model: { s3Uri: `s3://${BUCKET}/models/resnet18/model.tar.gz` } };
+    const input = { runId, model: { s3Uri: `s3://${BUCKET}/${this.shape.model.key}` } };
     try {
-      return await runDefinition(mixedFleetDefinition, input as never, { handlers, context: { ...this.clock.context(), Task: { Token: `TOKEN-${runId}` } } });
+      return await runDefinition(this.definition, input as never, { handlers, context: { ...this.clock.context(), Task: { Token: `TOKEN-${runId}` } } });
     } finally {
       await this.publishing.done();
       this.canary.done();
@@ -119,8 +183,8 @@ export class MixedFleetWorld {
     };
     const handlers: Record<string, TaskHandler> = {
       // Every notification and every run record, whatever the ending.
-      ...Object.fromEntries(taskStateNames(mixedFleetDefinition).filter((n) => /^Notify/.test(n)).map((n) => [n, notify])),
-      ...Object.fromEntries(taskStateNames(mixedFleetDefinition).filter((n) => /^RecordRun/.test(n)).map((n) => [n, metrics])),
+      ...Object.fromEntries(taskStateNames(this.definition).filter((n) => /^Notify/.test(n)).map((n) => [n, notify])),
+      ...Object.fromEntries(taskStateNames(this.definition).filter((n) => /^RecordRun/.test(n)).map((n) => [n, metrics])),
       RequestApproval: async (input) => {
         const event = (input as unknown as { Payload: RequestEvent }).Payload;
         await approval(event, deps());
@@ -131,16 +195,17 @@ export class MixedFleetWorld {
         return JSON.parse(sent.input.output) as Json;
       },
     };
-    CLASSES.forEach((c) => {
+    const groupOf = (input: Json) => this.rings.find((g) => (input as { TargetArn: string }).TargetArn.endsWith(`/${g}`))!;
+    this.shape.classes.map((c) => c.name).forEach((c) => {
       handlers[`${c}: PrepareRings`] = ringLedger;
       handlers[`${c}: RecordRings`] = ringLedger;
       // The class-level revert deploys to the ring's group: the ring's fake fleet answers it.
       handlers[`${c}: RevertRing`] = (input) => {
         this.ringReverts.push(input as Record<string, unknown>);
-        const group = RINGS.find((g) => (input as { TargetArn: string }).TargetArn.endsWith(`/${g}`))!;
+        const group = groupOf(input);
         return this.fleets[group].handlers()[`${group}: RevertDeployment`](input);
       };
-      handlers[`${c}: FindRingDeployment`] = (input) => this.fleets[RINGS.find((g) => (input as { TargetArn: string }).TargetArn.endsWith(`/${g}`))!].listLatest(input as Record<string, unknown>);
+      handlers[`${c}: FindRingDeployment`] = (input) => this.fleets[groupOf(input)].listLatest(input as Record<string, unknown>);
       handlers[`${c}: CancelRingDeployment`] = (input) => this.fleets[(input as { DeploymentId: string }).DeploymentId.split('_d')[0]].cancel(input as Record<string, unknown>);
     });
     return handlers;
@@ -149,3 +214,10 @@ export class MixedFleetWorld {
   private lastDecision?: { constructor: { name: string }; input: Record<string, string> };
 }
 
+
+/** The mixed-fleet pipeline's world: three classes, two rings each, a manual approval. */
+export class MixedFleetWorld extends PipelineWorld {
+  constructor() {
+    super(SHAPES['mixed-fleet']);
+  }
+}
