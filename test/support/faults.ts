@@ -3,7 +3,7 @@
  * definition so a state added later is covered without editing a test.
  */
 
-export type FaultKind = 'service error' | 'throttle' | 'crash';
+export type FaultKind = 'service error' | 'throttle' | 'crash' | 'device';
 
 export interface Fault {
   readonly kind: FaultKind;

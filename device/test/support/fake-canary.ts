@@ -40,6 +40,8 @@ export class FakeCanary {
   public completions: string[] = [];
   /** Which devices report, per variant; the rest stay silent. */
   public reporting: Record<string, string[]> = {};
+  /** Every device publishes its result twice (MQTT delivers at least once). */
+  public reportTwice = false;
   /** A stand-in S3 client (not a class-wide mock, so it can live beside other S3 fakes): it keeps what is put. */
   private readonly s3 = { send: async (cmd: { constructor: { name: string }; input: { Key: string; Body: string } }) => {
     await authorizeCommand(cmd as never);
@@ -113,9 +115,11 @@ export class FakeCanary {
         for (const thing of this.reporting[event.variant] ?? this.devicesOf(group)) {
           const doc = await deviceResult(thing, event.variant, event.runId);
           // The topic rule invokes the collector: its code runs as the collector function.
-          await asFunction(/ResultsCollector[0-9A-F]{8}$/, () => collect({ ...doc, topicRunId: doc.runId, topicThing: thing } as never, {
-            store: store(), s3: this.s3, sfn: this.sfn, bucket: env('STORE_BUCKET', 'storec1f82936'), prefix: env('REPORT_PREFIX', 'reports/'),
-          }));
+          for (let i = 0; i < (this.reportTwice ? 2 : 1); i++) {
+            await asFunction(/ResultsCollector[0-9A-F]{8}$/, () => collect({ ...doc, topicRunId: doc.runId, topicThing: thing } as never, {
+              store: store(), s3: this.s3, sfn: this.sfn, bucket: env('STORE_BUCKET', 'storec1f82936'), prefix: env('REPORT_PREFIX', 'reports/'),
+            }));
+          }
         }
         if (this.completions.length === before) throw Object.assign(new Error('no SendTaskSuccess before the task timed out'), { name: 'States.Timeout' });
         return JSON.parse(this.completions[this.completions.length - 1]) as Json;

@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { FIXTURES } from '../../../test/support/archives';
 import { Fault, faultError, faultsFor } from '../../../test/support/faults';
@@ -28,11 +30,12 @@ export interface Scenario {
   /** The faulted run. */
   readonly run: (w: World) => Promise<RunResult>;
   readonly setup?: (w: World) => void | Promise<void>;
+  /** A fault on the devices' side (listed in the matrix with its outcome), not a situation to inject into. */
+  readonly device?: true;
 }
 
 const abort = [[{ queued: 5, inProgress: 2, succeeded: 1 }, { status: 'CANCELED' as const, failed: 4, succeeded: 1, queued: 2 }]];
 const firstRelease = (w: World) => w.run('model-v3');
-const throttled = () => Object.assign(new Error('injected: Greengrass throttles every call'), { name: 'GreengrassV2.ThrottlingException' });
 const never = () => Object.assign(new Error('injected: the revert keeps failing'), { name: 'GreengrassV2.InternalServerException' });
 
 /** Canary devices that report the pruned model's results for a run: they fail every gate of the examples. */
@@ -43,6 +46,37 @@ async function prunedResults(devices: string[], variant: string, runId: string):
       runId, thingName: device, variant, warmup: 1, iterations: 10,
     }));
   }
+}
+
+/** Canary devices whose agent cannot load the model: they report the agent's own error document. */
+async function errorDocuments(devices: string[], variant: string, runId: string): Promise<void> {
+  const broken = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'broken-model-')), 'model.onnx');
+  fs.writeFileSync(broken, 'not an ONNX model');
+  for (const device of devices) {
+    resultCache.set(`${device}/${variant}/${runId}`, await runBenchmark({
+      modelPath: broken, datasetPath: path.join(FIXTURES, 'digits', 'validation', 'dataset.json'), runId, thingName: device, variant, warmup: 1, iterations: 10,
+    }));
+  }
+}
+
+/** Faults on the devices' side: each keeps its outcome. */
+function deviceScenarios(shape: PipelineShape): Scenario[] {
+  const first = shape.classes[0];
+  return [
+    { name: 'every canary device reports twice', ends: 'RELEASED', device: true, setup: (w) => { w.reportTwice = true; }, run: (w) => w.run('model-v6') },
+    {
+      name: `one ${first.name} canary device never reports`, ends: 'RUN_FAILED', device: true,
+      setup: (w) => { w.reporting = Object.fromEntries(canaryVariants(first).map((v) => [v, [`${first.canary}-b`]])); },
+      run: (w) => w.run('model-v7'),
+    },
+    {
+      name: `one ${first.name} canary device cannot load any variant and reports the agent's error document`, ends: 'GATE_FAILED', device: true,
+      setup: async () => {
+        for (const v of canaryVariants(first)) await errorDocuments([`${first.canary}-a`], v, 'model-v8');
+      },
+      run: (w) => w.run('model-v8'),
+    },
+  ];
 }
 
 /** Enough situations that every Task state of a pipeline is reached by one of them. */
@@ -62,11 +96,12 @@ export function scenariosOf(shape: PipelineShape): Scenario[] {
       setup: (w) => { w.faults = { [`${c.name}: RevertRing`]: never }; },
       run: (w) => w.run('model-v4', { [c.rings.at(-1)!]: abort }),
     })),
+    // The ring's own cancel fails: the class's revert finds its deployment and cancels it.
     ...shape.classes.map((c): Scenario => ({
-      name: `polling ${c.rings[0]} keeps failing in the first release`,
+      name: `${c.rings.at(-1)!} aborts in the first release and canceling it there keeps failing`,
       ends: 'ROLLOUT_CANCELED',
-      setup: (w) => { w.faults = { [`${c.rings[0]}: GetDeployment`]: throttled }; },
-      run: firstRelease,
+      setup: (w) => { w.faults = { [`${c.rings.at(-1)!}: CancelDeployment`]: never }; },
+      run: (w) => w.run('model-v3', { [c.rings.at(-1)!]: abort }),
     })),
     {
       name: 'a gate failure', ends: 'GATE_FAILED',
@@ -83,7 +118,7 @@ export function scenariosOf(shape: PipelineShape): Scenario[] {
   if (taskStateNames(definitionOfShape(shape)).includes('RequestApproval')) {
     scenarios.push({ name: 'a rejection', ends: 'APPROVAL_REJECTED', setup: (w) => { w.decision = { approve: false, comment: 'not now' }; }, run: firstRelease });
   }
-  return scenarios;
+  return [...scenarios, ...deviceScenarios(shape)];
 }
 
 export interface Case {
@@ -181,17 +216,25 @@ export function checkRun(w: World, result: RunResult, state: string, baseline: R
  * without the fault. `shard` of `shards` takes every shards-th state (test files run in parallel).
  */
 export async function faultMatrix(shape: PipelineShape, shard = 0, shards = 1): Promise<{ cases: Case[]; unreached: string[]; drifted: string[] }> {
-  const baselines: { s: Scenario; result: RunResult; event?: string }[] = [];
+  const baselines: { s: Scenario; result: RunResult; event?: string; problems: string[] }[] = [];
   for (const s of scenariosOf(shape)) {
     const { w, result } = await runScenario(shape, s);
-    baselines.push({ s, result, event: lastEvent(w) });
+    const event = lastEvent(w);
+    const problems = checkRun(w, result, '', result).problems;
+    if (event !== s.ends) problems.unshift(`ends ${event ?? 'without a notification'} (${result.status} ${result.error ?? ''}), not ${s.ends}`);
+    baselines.push({ s, result, event, problems });
   }
-  const drifted = baselines.filter((b) => b.event !== b.s.ends).map((b) => `${b.s.name}: ends ${b.event ?? 'without a notification'} (${b.result.status} ${b.result.error ?? ''}), not ${b.s.ends}`);
+  const drifted = baselines.filter((b) => b.problems.length).map((b) => `${b.s.name}: ${b.problems.join('; ')}`);
+  // The devices' faults are rows of the matrix too (in the first shard).
+  const deviceCases: Case[] = shard ? [] : baselines.filter((b) => b.s.device).map((b) => ({
+    state: '(devices)', fault: { kind: 'device', error: b.s.name }, scenario: b.s.name, verdict: b.problems.length ? 'degraded' : 'defined',
+    outcome: `${b.result.status}${b.result.error ? ` ${b.result.error}` : ''} (${b.event ?? 'no notification'})`, problems: b.problems,
+  }));
   const cases: Case[] = [];
   const unreached: string[] = [];
   const states = Object.entries(taskStates(definitionOfShape(shape))).filter((_e, i) => i % shards === shard);
   for (const [state, definition] of states) {
-    const where = baselines.find((b) => b.result.entered.includes(state));
+    const where = baselines.find((b) => !b.s.device && b.result.entered.includes(state));
     if (!where) {
       unreached.push(state);
       continue;
@@ -210,7 +253,7 @@ export async function faultMatrix(shape: PipelineShape, shard = 0, shards = 1): 
       cases.push({ state, fault, scenario: where.s.name, verdict: wrong ? 'wrong' : problems.length ? 'degraded' : 'defined', outcome, problems });
     }
   }
-  return { cases, unreached, drifted };
+  return { cases: [...cases, ...deviceCases], unreached, drifted };
 }
 
 /** The matrix as markdown: states × faults → outcome, with counts. */
@@ -221,7 +264,7 @@ export function renderMatrix(cases: Case[], unreached: string[]): string {
     '',
     '| state | fault | scenario | outcome | verdict |',
     '| --- | --- | --- | --- | --- |',
-    ...cases.map((c) => `| ${c.state} | ${c.fault.kind} (${c.fault.error}) | ${c.scenario} | ${c.outcome} | ${c.verdict}${c.problems.length ? `: ${c.problems.join('; ')}` : ''} |`),
+    ...cases.map((c) => `| ${c.state} | ${c.fault.kind === 'device' ? c.fault.error : `${c.fault.kind} (${c.fault.error})`} | ${c.scenario} | ${c.outcome} | ${c.verdict}${c.problems.length ? `: ${c.problems.join('; ')}` : ''} |`),
   ];
   return lines.join('\n');
 }

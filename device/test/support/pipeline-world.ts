@@ -106,6 +106,8 @@ export class PipelineWorld {
   public decision: Decision = { approve: true, comment: 'looks good' };
   /** Which canary devices report, per variant (the rest stay silent); every device by default. */
   public reporting: Record<string, string[]> = {};
+  /** Every canary device publishes its result twice. */
+  public reportTwice = false;
   /** Faults to inject, by Task state name: the state's handler throws this instead of answering. */
   public faults: Record<string, () => Error> = {};
   /** How each variant's Neo job behaves (FakeNeo scripts); every job completes by default. */
@@ -131,6 +133,7 @@ export class PipelineWorld {
     this.canary.deployments.push(...earlier.deployments);
     this.canary.canceled.push(...earlier.canceled);
     this.canary.reporting = this.reporting;
+    this.canary.reportTwice = this.reportTwice;
     const handlers: Record<string, TaskHandler> = {
       ...neo.handlers(),
       ...this.publishing.handlers(),
