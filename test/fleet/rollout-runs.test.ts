@@ -108,13 +108,17 @@ describe('FleetRollout, run by the local executor', () => {
     expect(result.status).toBe('SUCCEEDED');
     expect(result.retried.filter((s) => s === `${P}CreateDeployment`)).toHaveLength(2);
     expect(fake.deployments.size).toBe(1);
+    // A retry is the same request: had an attempt's answer been lost, Greengrass would answer it with that deployment.
+    expect(new Set(fake.calls('CreateDeployment').map((c) => c.ClientToken)).size).toBe(1);
   });
 
-  test('the same run delivered twice reuses its deployment (client token)', async () => {
-    const fake = new FakeFleet(P, 60).script([settled({ succeeded: 1 })]);
+  test('a re-run of the same run id (a new execution) deploys anew: Greengrass would answer a known client token with the first, maybe canceled, deployment', async () => {
+    const fake = new FakeFleet(P, 60).script([settled({ succeeded: 1 })], [settled({ succeeded: 1 })]);
     await run(definition, fake, release('run-1', '1.0.1'));
     await run(definition, fake, release('run-1', '1.0.1'));
-    expect(fake.calls('CreateDeployment')).toHaveLength(2);
-    expect(fake.deployments.size).toBe(1);
+    const tokens = fake.calls('CreateDeployment').map((c) => c.ClientToken);
+    expect(tokens).toHaveLength(2);
+    expect(tokens[0]).not.toEqual(tokens[1]);
+    expect(fake.deployments.size).toBe(2);
   });
 });
