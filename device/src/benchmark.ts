@@ -14,8 +14,30 @@ export interface BenchmarkOptions {
   readonly variant?: string;
   /** Untimed runs first. @default 10 */
   readonly warmup?: number;
-  /** Timed runs. @default 200 */
+  /** Timed runs, at least 1. @default 200 */
   readonly iterations?: number;
+  /**
+   * The longest one inference may take, in milliseconds: past it the run ends with an
+   * INFERENCE_TIMEOUT document (the runtime's own thread is left to the process's exit).
+   * @default 30000
+   */
+  readonly inferenceTimeoutMs?: number;
+}
+
+/** The per-inference time limit when none is given. */
+export const DEFAULT_INFERENCE_TIMEOUT_MS = 30_000;
+
+/** One inference, bounded in time: a model that never returns ends the run with a named error. */
+export async function bounded<T>(inference: Promise<T>, limitMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new AgentError(AgentErrorCode.INFERENCE_TIMEOUT, `${what} took longer than the per-inference limit of ${limitMs} ms (--inference-timeout): the model does not return`)), limitMs);
+  });
+  try {
+    return await Promise.race([inference, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 const ms = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
@@ -72,6 +94,10 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
   });
   const trailer = () => ({ device, compatibility: partial.compatibility });
   try {
+    const iterations = options.iterations ?? 200;
+    if (!Number.isInteger(iterations) || iterations < 1) throw new AgentError(AgentErrorCode.USAGE, `iterations is ${iterations}: time at least 1 inference`);
+    const limitMs = options.inferenceTimeoutMs ?? DEFAULT_INFERENCE_TIMEOUT_MS;
+    if (!(limitMs > 0)) throw new AgentError(AgentErrorCode.USAGE, `inferenceTimeoutMs is ${limitMs}: give a limit above 0`);
     const location = locateModel(options.modelPath);
     const checks: CompatibilityCheck[] = checkCompatibility(location);
     partial.compatibility = { ok: checks.every((c) => c.ok), checks };
@@ -88,18 +114,19 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
     const classes = outputShape.length > 0 && outputShape[outputShape.length - 1] > 0 ? outputShape[outputShape.length - 1] : undefined;
     checkAgainstModel(dataset, runtime.inputs, classes);
 
+    const model = runtime;
+    const infer = (feeds: Record<string, TensorData>, what: string) => bounded(model.run(feeds), limitMs, what);
     const firstStart = process.hrtime.bigint();
-    firstOutput(await runtime.run(feedsFor(dataset, 0)), 0);
+    firstOutput(await infer(feedsFor(dataset, 0), 'the first inference'), 0);
     const firstInferenceMs = round(ms(firstStart), 3);
-    for (let i = 0; i < (options.warmup ?? 10); i++) await runtime.run(feedsFor(dataset, i % dataset.samples));
+    for (let i = 0; i < (options.warmup ?? 10); i++) await infer(feedsFor(dataset, i % dataset.samples), `warm-up inference ${i + 1}`);
 
-    const iterations = options.iterations ?? 200;
     const latencies: number[] = [];
     const feeds = Array.from({ length: Math.min(iterations, dataset.samples) }, (_, i) => feedsFor(dataset, i));
     const timedStart = process.hrtime.bigint();
     for (let i = 0; i < iterations; i++) {
       const start = process.hrtime.bigint();
-      await runtime.run(feeds[i % feeds.length]);
+      await infer(feeds[i % feeds.length], `timed inference ${i + 1}`);
       latencies.push(ms(start));
     }
     const totalSeconds = ms(timedStart) / 1000;
@@ -111,7 +138,7 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
     let maxAbsDiff = 0;
     const refWidth = dataset.reference ? dataset.reference.shape.slice(1).reduce((a, b) => a * b, 1) : 0;
     for (let i = 0; i < dataset.samples; i++) {
-      const out = firstOutput(await runtime.run(feedsFor(dataset, i)), i);
+      const out = firstOutput(await infer(feedsFor(dataset, i), `the inference of sample ${i}`), i);
       const predicted = argmax(out);
       if (dataset.labels) {
         if (predicted === dataset.labels[i]) top1++;

@@ -8,11 +8,21 @@ import { Server } from './serve';
 const USAGE = `usage:
   edge-agent benchmark --model <file.onnx | package folder> --dataset <dataset.json>
                        [--run-id ID] [--thing NAME] [--variant NAME] [--out result.json]
-                       [--iterations N] [--warmup N] [--publish | --no-publish]
+                       [--iterations N (at least 1)] [--warmup N] [--inference-timeout SECONDS]
+                       [--publish | --no-publish]
   edge-agent serve     --model <...> --inbox <folder> [--interval SECONDS] [--thing NAME]
+  edge-agent --help
 
 Inside Greengrass the thing name comes from AWS_IOT_THING_NAME and results are
-published through IPC; outside it, --out writes the result document to a file.`;
+published through IPC; outside it, --out writes the result document to a file.
+
+Exit status: 0 when the benchmark ran (status OK); 1 when it failed (status ERROR:
+the result document, with its error code, was still printed, written and published);
+2 for a wrong command line. Greengrass marks a component whose run exits non-zero
+as errored, so a failed benchmark shows on the device's component status too.`;
+
+/** Exit statuses of the agent (USAGE documents them). */
+export const EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const;
 
 function parseArgs(argv: string[]): { command: string; flags: Record<string, string | boolean> } {
   const [command, ...rest] = argv;
@@ -37,10 +47,10 @@ function required(flags: Record<string, string | boolean>, name: string): string
   return v;
 }
 
-function count(flags: Record<string, string | boolean>, name: string, fallback: number): number {
+function count(flags: Record<string, string | boolean>, name: string, fallback: number, min = 0): number {
   if (flags[name] === undefined) return fallback;
   const n = Number(flags[name]);
-  if (!Number.isInteger(n) || n < 0) throw new AgentError(AgentErrorCode.USAGE, `--${name} must be a whole number, not ${flags[name]}`);
+  if (!Number.isInteger(n) || n < min) throw new AgentError(AgentErrorCode.USAGE, `--${name} must be a whole number of at least ${min}, not ${flags[name]}`);
   return n;
 }
 
@@ -69,6 +79,10 @@ export async function main(
   ipc: () => Promise<IpcClient & { close(): Promise<void> }> = connectIpc,
   print: (text: string) => void = (text) => process.stdout.write(text),
 ): Promise<number> {
+  if (argv.some((a) => a === '--help' || a === '-h') || argv[0] === 'help') {
+    print(`${USAGE}\n`);
+    return EXIT.OK;
+  }
   const { command, flags } = parseArgs(argv);
   const thingName = (flags.thing as string | undefined) ?? env.AWS_IOT_THING_NAME ?? 'local';
   const inGreengrass = Boolean(env.AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT);
@@ -79,8 +93,9 @@ export async function main(
       runId: (flags['run-id'] as string | undefined) ?? 'manual',
       thingName,
       variant: flags.variant as string | undefined,
-      iterations: count(flags, 'iterations', 200),
+      iterations: count(flags, 'iterations', 200, 1),
       warmup: count(flags, 'warmup', 10),
+      inferenceTimeoutMs: count(flags, 'inference-timeout', 30, 1) * 1000,
     });
     print(`${formatResult(result)}\n`);
     if (typeof flags.out === 'string') fs.writeFileSync(flags.out, `${JSON.stringify(result, null, 2)}\n`);
@@ -93,8 +108,8 @@ export async function main(
         await client.close();
       }
     }
-    // A bad model is a result, not a crash: the error document was written and published.
-    return 0;
+    // A bad model is a result, not a crash: the error document was written and published; the status says it failed.
+    return result.status === 'OK' ? EXIT.OK : EXIT.FAILED;
   }
   if (command === 'serve') {
     const client = inGreengrass ? await ipc() : undefined;
@@ -118,6 +133,6 @@ export async function main(
 if (require.main === module) {
   main(process.argv.slice(2)).then((code) => process.exit(code), (err) => {
     process.stderr.write(`${(err as Error).message}\n`);
-    process.exit(err instanceof AgentError && err.code === AgentErrorCode.USAGE ? 2 : 1);
+    process.exit(err instanceof AgentError && err.code === AgentErrorCode.USAGE ? EXIT.USAGE : EXIT.FAILED);
   });
 }

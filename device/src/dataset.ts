@@ -43,29 +43,64 @@ function invalid(message: string): never {
   throw new AgentError(AgentErrorCode.DATASET_INVALID, message);
 }
 
+/** The most samples a data set may hold: the agent scores every one of them. */
+export const MAX_SAMPLES = 100_000;
+
+const KEYS = ['schemaVersion', 'name', 'inputs', 'labels', 'referenceOutputs', 'labelNames', 'layout', 'preprocessing'];
+
+/** dataset.json's own shape: an object with known keys of the right types (a misspelt key is refused, not ignored). */
+function checkDescription(descriptionPath: string, d: unknown): asserts d is DatasetDescription {
+  if (d === null || typeof d !== 'object' || Array.isArray(d)) invalid(`${descriptionPath} holds ${JSON.stringify(d)}; it must be an object like { "schemaVersion": 1, "name": ..., "inputs": { "<input>": "<file>.npy" } }`);
+  const o = d as Record<string, unknown>;
+  const unknown = Object.keys(o).filter((k) => !KEYS.includes(k));
+  if (unknown.length) invalid(`${descriptionPath}: unknown key(s) ${unknown.map((k) => JSON.stringify(k)).join(', ')}; the keys are ${KEYS.join(', ')}`);
+  if (o.schemaVersion !== 1) invalid(`${descriptionPath}: schemaVersion ${JSON.stringify(o.schemaVersion)} is not 1`);
+  if (typeof o.name !== 'string' || o.name === '') invalid(`${descriptionPath}: "name" must be a non-empty string, not ${JSON.stringify(o.name)}`);
+  const inputs = o.inputs as Record<string, unknown> | undefined;
+  if (!inputs || typeof inputs !== 'object' || Array.isArray(inputs) || Object.keys(inputs).length === 0) {
+    invalid(`${descriptionPath}: "inputs" must map each model input name to a .npy file`);
+  }
+  for (const [name, f] of Object.entries(inputs)) if (typeof f !== 'string') invalid(`${descriptionPath}: input ${JSON.stringify(name)} maps to ${JSON.stringify(f)}; name its .npy file`);
+  for (const k of ['labels', 'referenceOutputs', 'layout', 'preprocessing']) {
+    if (o[k] !== undefined && typeof o[k] !== 'string') invalid(`${descriptionPath}: "${k}" must be a string, not ${JSON.stringify(o[k])}`);
+  }
+  if (o.labelNames !== undefined && (!Array.isArray(o.labelNames) || o.labelNames.some((n) => typeof n !== 'string'))) invalid(`${descriptionPath}: "labelNames" must be a list of strings`);
+}
+
+/** A file the description names, resolved with real paths (symbolic links followed) and confined to the data set's folder. */
+function fileIn(descriptionPath: string, name: string): string {
+  const dir = path.dirname(descriptionPath);
+  const resolved = path.resolve(dir, name);
+  let real: string;
+  let realDir: string;
+  try {
+    realDir = fs.realpathSync(dir);
+    real = fs.realpathSync(resolved);
+  } catch (err) {
+    invalid(`${descriptionPath}: ${name} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  if (!real.startsWith(realDir + path.sep)) invalid(`${descriptionPath}: ${name} is outside the data set's folder${real !== resolved ? ` (it leads to ${real})` : ''}`);
+  return real;
+}
+
 /** Reads dataset.json and the files it names, and checks they agree with each other. */
 export function loadDataset(descriptionPath: string): Dataset {
-  let description: DatasetDescription;
+  let parsed: unknown;
   try {
-    description = JSON.parse(fs.readFileSync(descriptionPath, 'utf8')) as DatasetDescription;
+    parsed = JSON.parse(fs.readFileSync(descriptionPath, 'utf8'));
   } catch (err) {
     invalid(`${descriptionPath} is not readable JSON: ${(err as Error).message}`);
   }
-  if (description.schemaVersion !== 1) invalid(`${descriptionPath}: schemaVersion ${JSON.stringify(description.schemaVersion)} is not 1`);
-  if (!description.inputs || typeof description.inputs !== 'object' || Object.keys(description.inputs).length === 0) {
-    invalid(`${descriptionPath}: "inputs" must map each model input name to a .npy file`);
-  }
-  const dir = path.dirname(descriptionPath);
-  const file = (name: string) => {
-    const resolved = path.resolve(dir, name);
-    if (!resolved.startsWith(path.resolve(dir) + path.sep)) invalid(`${descriptionPath}: ${name} is outside the data set's folder`);
-    return resolved;
-  };
+  checkDescription(descriptionPath, parsed);
+  const description = parsed;
+  const file = (name: string) => fileIn(descriptionPath, name);
   const inputs: Record<string, NpyArray> = {};
   let samples: number | undefined;
   for (const [name, f] of Object.entries(description.inputs)) {
     const array = readNpy(file(f));
     if (array.shape.length < 1 || array.shape[0] < 1) invalid(`${f}: shape (${array.shape.join(', ')}) has no samples (the first dimension counts them)`);
+    if (array.shape[0] > MAX_SAMPLES) invalid(`${f}: shape (${array.shape.join(', ')}) holds ${array.shape[0]} samples; a data set holds at most ${MAX_SAMPLES} (the agent scores every one)`);
+    if (array.shape.slice(1).some((d) => d === 0)) invalid(`${f}: shape (${array.shape.join(', ')}) has a dimension of 0: a sample holds no values`);
     if (samples !== undefined && array.shape[0] !== samples) invalid(`${f} holds ${array.shape[0]} samples but the other inputs hold ${samples}: every file needs one row per sample`);
     samples = array.shape[0];
     inputs[name] = array;
@@ -86,6 +121,8 @@ export function loadDataset(descriptionPath: string): Dataset {
     reference = readNpy(file(description.referenceOutputs));
     if (reference.dtype !== 'float32' && reference.dtype !== 'float64') invalid(`${description.referenceOutputs}: reference outputs are ${reference.dtype}; save the model's float outputs`);
     if (reference.shape[0] !== samples) invalid(`${description.referenceOutputs} holds ${reference.shape[0]} rows for ${samples} samples: the counts must agree`);
+    const notFinite = (reference.data as Float32Array | Float64Array).findIndex((v) => !Number.isFinite(v));
+    if (notFinite >= 0) invalid(`${description.referenceOutputs}: value ${notFinite} is ${(reference.data as Float32Array)[notFinite]}; reference outputs must be finite numbers`);
   }
   return { description, samples: samples!, inputs, labels, reference };
 }

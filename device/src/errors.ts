@@ -8,6 +8,8 @@ export enum AgentErrorCode {
   DATASET_INVALID = 'DATASET_INVALID',
   /** The model produced NaN or infinite outputs. */
   NON_FINITE_OUTPUT = 'NON_FINITE_OUTPUT',
+  /** One inference took longer than the per-inference time limit (a model that never returns). */
+  INFERENCE_TIMEOUT = 'INFERENCE_TIMEOUT',
   /** The runtime library (ONNX Runtime or DLR) is not on the device. */
   RUNTIME_MISSING = 'RUNTIME_MISSING',
   /** The command line was wrong. */

@@ -30,6 +30,35 @@ function fail(source: string, message: string): never {
 }
 
 /**
+ * The header dict as numpy writes it (`numpy.lib.format`): exactly the keys descr (a string),
+ * fortran_order (True or False) and shape (a tuple of whole numbers, `(n,)` for one dimension),
+ * each once, in any order, with a trailing comma allowed, padded with spaces and ending in a
+ * newline. numpy reads it with `ast.literal_eval` and refuses other keys; so does this.
+ */
+function parseHeader(header: string, source: string): { descr: string; fortran: boolean; shape: number[] } {
+  const bad = (why: string): never => fail(source, `the header ${JSON.stringify(header.slice(0, 120))} is not a .npy header: ${why}`);
+  if (!header.endsWith('\n')) bad('it does not end with a newline');
+  const body = /^\s*\{(.*)\}\s*$/s.exec(header.slice(0, -1))?.[1] ?? bad('it is not one dict literal');
+  const ENTRY = /^\s*'([a-z_]+)'\s*:\s*('[^'\\]*'|True|False|\(\s*(?:\d+\s*,\s*)*(?:\d+\s*,?\s*)?\))\s*(?:,|$)/;
+  const found: Record<string, string> = {};
+  let rest = body;
+  while (rest.trim() !== '') {
+    const m = ENTRY.exec(rest) ?? bad(`${JSON.stringify(rest.trim().slice(0, 40))} is not a key: value entry`);
+    if (!['descr', 'fortran_order', 'shape'].includes(m[1])) bad(`key ${m[1]} is not one of descr, fortran_order, shape`);
+    if (m[1] in found) bad(`key ${m[1]} appears twice`);
+    found[m[1]] = m[2];
+    rest = rest.slice(m[0].length);
+  }
+  const { descr, fortran_order: fortran, shape } = found;
+  if (descr === undefined || !descr.startsWith("'")) bad('descr must be a string');
+  if (fortran !== 'True' && fortran !== 'False') bad('fortran_order must be True or False');
+  if (shape === undefined || !shape.startsWith('(')) bad('shape must be a tuple');
+  const dims = shape.slice(1, -1).split(',').map((d) => d.trim()).filter((d) => d !== '');
+  if (dims.length === 1 && !/,\s*\)$/.test(shape)) bad(`shape ${shape} is a number in parentheses, not a tuple (numpy writes (${dims[0]},))`);
+  return { descr: descr.slice(1, -1), fortran: fortran === 'True', shape: dims.map((d) => Number(d)) };
+}
+
+/**
  * Parses a `.npy` file strictly: format versions 1-3, a little-endian dtype
  * the agent knows, C order, and exactly as many data bytes as the shape
  * needs. Anything else is refused with a message that says what was found.
@@ -42,23 +71,14 @@ export function parseNpy(bytes: Buffer, source = 'the .npy file'): NpyArray {
   const headerStart = major === 1 ? 10 : 12;
   const dataStart = headerStart + headerLength;
   if (dataStart > bytes.length) fail(source, 'the header runs past the end of the file (truncated)');
-  const header = bytes.subarray(headerStart, dataStart).toString(major === 3 ? 'utf8' : 'latin1').trim();
-  const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
-  const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
-  const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (!header.startsWith('{') || descr === undefined || fortran === undefined || shapeText === undefined) {
-    fail(source, `the header ${JSON.stringify(header.slice(0, 120))} is not a .npy header`);
-  }
-  if (fortran === 'True') fail(source, 'the array is in Fortran order: save numpy.ascontiguousarray(x) instead');
+  const header = bytes.subarray(headerStart, dataStart).toString(major === 3 ? 'utf8' : 'latin1');
+  const { descr, fortran, shape } = parseHeader(header, source);
+  if (fortran) fail(source, 'the array is in Fortran order: save numpy.ascontiguousarray(x) instead');
   const type = DESCR[descr];
   if (!type) {
     const hint = descr.startsWith('>') ? ' (big-endian: save x.astype(x.dtype.newbyteorder("<")))' : '';
     fail(source, `dtype ${descr} is not one the agent reads (${Object.keys(DESCR).join(', ')})${hint}`);
   }
-  const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s !== '').map((s) => {
-    if (!/^\d+$/.test(s)) fail(source, `shape (${shapeText}) is not a tuple of whole numbers`);
-    return Number(s);
-  });
   const count = shape.reduce((a, b) => a * b, 1);
   const needed = count * type.size;
   const available = bytes.length - dataStart;

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
-import { runBenchmark } from '../src/benchmark';
+import { bounded, runBenchmark } from '../src/benchmark';
 import { encodeNpy } from '../src/npy';
 import { BenchmarkResult } from '../src/result';
 import { FIXTURES } from '../../test/support/archives';
@@ -120,6 +120,48 @@ describe('benchmark on the real fixture model and data', () => {
   test('NaN outputs', async () => {
     const nan = new Float32Array(360 * 64).fill(Number.NaN);
     await error(path.join(DIGITS, 'cnn.onnx'), datasetWith({ 'inputs.npy': encodeNpy({ dtype: 'float32', shape: [360, 1, 8, 8], data: nan }) }), 'NON_FINITE_OUTPUT', /holds NaN/);
+  });
+
+  test('non-finite reference outputs are refused before anything runs (their parity could not be written)', async () => {
+    const ref = new Float32Array(360 * 10);
+    ref[42] = Number.NaN;
+    await error(path.join(DIGITS, 'cnn.onnx'), datasetWith({ 'reference.npy': encodeNpy({ dtype: 'float32', shape: [360, 10], data: ref }) }), 'DATASET_INVALID', /value 42 is NaN; reference outputs must be finite/);
+  });
+
+  test('dataset.json that is not an object, maps an input to a number, or misspells a key', async () => {
+    await error(path.join(DIGITS, 'cnn.onnx'), datasetWith({ 'dataset.json': 'null' }), 'DATASET_INVALID', /holds null; it must be an object/);
+    await error(path.join(DIGITS, 'cnn.onnx'), datasetWith({}, { inputs: { pixels: 7 } }), 'DATASET_INVALID', /input "pixels" maps to 7; name its .npy file/);
+    await error(path.join(DIGITS, 'cnn.onnx'), datasetWith({}, { reference: 'reference.npy' }), 'DATASET_INVALID', /unknown key\(s\) "reference"; the keys are .*referenceOutputs/);
+  });
+
+  test('a symbolic link inside the data set that leads outside it is refused', async () => {
+    const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'outside-'));
+    try {
+      fs.copyFileSync(path.join(DIGITS, 'validation', 'labels.npy'), path.join(outside, 'labels.npy'));
+      const dataset = datasetWith({});
+      fs.rmSync(path.join(scratch, 'labels.npy'));
+      fs.symlinkSync(path.join(outside, 'labels.npy'), path.join(scratch, 'labels.npy'));
+      await error(path.join(DIGITS, 'cnn.onnx'), dataset, 'DATASET_INVALID', /labels.npy is outside the data set's folder \(it leads to .*outside-/);
+    } finally {
+      fs.rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  test('a shape with a dimension of 0 or more samples than the bound is refused, however few bytes it takes', async () => {
+    const empty = (shape: number[]) => encodeNpy({ dtype: 'float32', shape, data: new Float32Array(0) });
+    await error(path.join(DIGITS, 'cnn.onnx'), datasetWith({ 'inputs.npy': empty([1e12, 0]) }), 'DATASET_INVALID', /holds 1000000000000 samples; a data set holds at most 100000/);
+    await error(path.join(DIGITS, 'cnn.onnx'), datasetWith({ 'inputs.npy': empty([360, 1, 0, 8]) }), 'DATASET_INVALID', /has a dimension of 0: a sample holds no values/);
+  });
+
+  test('no timed inference is a usage error in the document, not a document that breaks its schema', async () => {
+    const result = await bench(path.join(DIGITS, 'cnn.onnx'), DATASET, { iterations: 0 });
+    expect(result.error).toEqual({ code: 'USAGE', message: expect.stringMatching(/iterations is 0: time at least 1 inference/) });
+    expectSchemaValid(result);
+  });
+
+  test('an inference past the per-inference limit ends with INFERENCE_TIMEOUT; one within it answers', async () => {
+    await expect(bounded(new Promise(() => undefined), 20, 'timed inference 3')).rejects.toMatchObject({ code: 'INFERENCE_TIMEOUT', message: expect.stringMatching(/timed inference 3 took longer than the per-inference limit of 20 ms/) });
+    await expect(bounded(Promise.resolve('out'), 1000, 'x')).resolves.toBe('out');
   });
 
   test('a missing runtime library (DLR) is RUNTIME_MISSING', async () => {

@@ -18,6 +18,18 @@ describe('the .npy reader', () => {
     expect(back).toEqual({ dtype: 'float32', shape: [2, 2], data });
   });
 
+  /** The 16 data bytes of `good` under another header (padded and counted as numpy does). */
+  const withHeader = (dict: string): Buffer => {
+    const text = `${dict}${' '.repeat((64 - ((10 + dict.length + 1) % 64)) % 64)}\n`;
+    const head = Buffer.from([0x93, ...Buffer.from('NUMPY'), 1, 0, 0, 0]);
+    head.writeUInt16LE(text.length, 8);
+    return Buffer.concat([head, Buffer.from(text, 'latin1'), Buffer.alloc(16)]);
+  };
+  test('reads a header as numpy does: keys in any order, spacing free, trailing comma optional', () => {
+    expect(parseNpy(withHeader("{'shape':(2,2),'fortran_order':False,'descr':'<f4'}")).shape).toEqual([2, 2]);
+    expect(parseNpy(withHeader("{ 'descr' : '<f4' , 'fortran_order' : False , 'shape' : ( 4 , ) , }")).shape).toEqual([4]);
+  });
+
   const good = encodeNpy({ dtype: 'float32', shape: [4], data: Float32Array.from([1, 2, 3, 4]) });
   test.each<[string, Buffer, RegExp]>([
     ['a file that is not .npy', Buffer.from('PK\u0003\u0004 a zip'), /not a NumPy .npy file/],
@@ -27,6 +39,13 @@ describe('the .npy reader', () => {
     ['a Fortran-order array', Buffer.from(good.toString('latin1').replace('False', 'True '), 'latin1'), /Fortran order/],
     ['an object array', Buffer.from(good.toString('latin1').replace("'<f4'", "'|O8'"), 'latin1'), /dtype \|O8 is not one the agent reads/],
     ['a header cut short', good.subarray(0, 20), /header runs past the end/],
+    // numpy reads the header with ast.literal_eval: what it refuses, this refuses, instead of reading it differently.
+    ['a shape key given twice', withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), 'shape': (2, 2)}"), /key shape appears twice/],
+    ['a key numpy does not write', withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), 'strides': (4,)}"), /key strides is not one of descr, fortran_order, shape/],
+    ['a key missing', withHeader("{'descr': '<f4', 'shape': (4,)}"), /fortran_order must be True or False/],
+    ['a header that is not a dict', withHeader("['descr', '<f4']"), /is not one dict literal/],
+    ['a shape that is a number in parentheses', withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (4)}"), /shape \(4\) is a number in parentheses/],
+    ['a shape of other than whole numbers', withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (-4,)}"), /is not a key: value entry/],
   ])('refuses %s', (_label, bytes, message) => {
     expect(() => parseNpy(bytes, 'x.npy')).toThrow(message);
   });

@@ -59,13 +59,26 @@ describe('publishing through Greengrass IPC', () => {
     fs.writeFileSync(path.join(dir, 'bad.onnx'), 'nope');
     const env = { AWS_IOT_THING_NAME: 'cam-pi-0042', AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT: '/greengrass/v2/ipc.socket' };
     const code = await main(['benchmark', '--model', path.join(dir, 'bad.onnx'), '--dataset', path.join(DIGITS, 'validation', 'dataset.json'), '--run-id', 'r9'], env, async () => ipc, () => undefined);
-    expect(code).toBe(0);
+    // The error document is published, and the exit status says the benchmark failed.
+    expect(code).toBe(1);
     expect(ipc.published[0].topicName).toBe('edge-model-pipeline/results/r9/cam-pi-0042');
     expect(JSON.parse(ipc.published[0].payload.toString())).toMatchObject({ status: 'ERROR', error: { code: 'MODEL_INVALID' } });
   });
 
+  test('--help prints the usage, exit status included, and exits 0', async () => {
+    for (const argv of [['--help'], ['-h'], ['help'], ['benchmark', '--help']]) {
+      let printed = '';
+      await expect(main(argv, {}, undefined, (t) => { printed += t; })).resolves.toBe(0);
+      expect(printed).toMatch(/^usage:/);
+      expect(printed).toContain('Exit status');
+    }
+  });
+
   test('bad command lines are usage errors', async () => {
     await expect(main(['benchmark', '--model'], {})).rejects.toMatchObject({ code: 'USAGE' });
+    for (const [flag, value] of [['--iterations', '0'], ['--inference-timeout', '0'], ['--warmup', '-1']]) {
+      await expect(main(['benchmark', '--model', 'm.onnx', '--dataset', 'd.json', flag, value], {})).rejects.toMatchObject({ code: 'USAGE', message: expect.stringContaining(flag) });
+    }
     await expect(main(['train'], {})).rejects.toMatchObject({ code: 'USAGE', message: expect.stringContaining('unknown command "train"') });
   });
 });
