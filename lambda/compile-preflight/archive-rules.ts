@@ -1,4 +1,12 @@
+import { ArchiveBoundsError, DEFAULT_ARCHIVE_LIMITS } from '../shared/archive-bounds';
 import { ArchiveFormatError, EntrySink, scanTarGz } from '../shared/tar';
+
+/**
+ * The most a model archive may unpack to: what the packager takes at its largest
+ * `maxArtifactSize` (4 GiB), so a model refused here could not have shipped anyway. Checked
+ * from the headers, before the data is inflated.
+ */
+export const MAX_MODEL_UNPACKED_BYTES = 4 * 1024 ** 3;
 import { OnnxFormatError, OnnxInputReader } from '../shared/onnx';
 
 /** What the preflight found in a model archive. */
@@ -89,8 +97,11 @@ export async function inspectArchive(
         end: () => undefined,
       };
       return sink;
-    });
+    }, { ...DEFAULT_ARCHIVE_LIMITS, maxUnpackedBytes: MAX_MODEL_UNPACKED_BYTES });
   } catch (err) {
+    if (err instanceof ArchiveBoundsError) {
+      throw new ArchiveRefusal(`the model archive is refused: ${err.message} (bounds: ${DEFAULT_ARCHIVE_LIMITS.maxEntries} entries, ${MAX_MODEL_UNPACKED_BYTES} bytes unpacked, paths of ${DEFAULT_ARCHIVE_LIMITS.maxPathBytes} bytes, components of ${DEFAULT_ARCHIVE_LIMITS.maxComponentBytes})`);
+    }
     if (err instanceof ArchiveFormatError) {
       throw new ArchiveRefusal(`the model object is not a gzip-compressed tar archive: ${err.message}. Neo unpacks one model.tar.gz: make it with "tar -czf model.tar.gz <model files>"`);
     }

@@ -79,6 +79,8 @@ export async function packageVariant(event: PackageEvent, cfg: PackagerConfig, c
     throw new NamedError(ARTIFACT_TOO_LARGE, `${event.artifactS3Uri} is ${head.ContentLength} bytes, over the limit of ${cfg.maxBytes}: raise maxArtifactSize (and the ephemeral storage) or shrink the model`);
   }
   const object = await client.send(new GetObjectCommand({ Bucket: location.bucket, Key: location.key, IfMatch: head.ETag }));
+  // The S3 body is closed however packaging ends (a refusal stops reading it early).
+  const body = object.Body as AsyncIterable<Uint8Array> & { destroy?: () => void };
   const description: PackageDescription = {
     runId: event.runId,
     variant: event.variant,
@@ -89,7 +91,7 @@ export async function packageVariant(event: PackageEvent, cfg: PackagerConfig, c
     sourceS3Uri: event.artifactS3Uri,
   };
   try {
-    const { zip, manifest } = await packageArtifact(object.Body as AsyncIterable<Uint8Array>, description, cfg.workDir, cfg.maxBytes);
+    const { zip, manifest } = await packageArtifact(body, description, cfg.workDir, cfg.maxBytes);
     const key = `${cfg.prefix}${zip.sha256}.zip`;
     let uploaded = false;
     if (!(await objectExists(client, cfg.bucket, key))) {
@@ -128,6 +130,7 @@ export async function packageVariant(event: PackageEvent, cfg: PackagerConfig, c
     log('INFO', 'artifact packaged', { runId: event.runId, ...result });
     return result;
   } finally {
+    body.destroy?.();
     fs.rmSync(path.join(cfg.workDir), { recursive: true, force: true });
   }
 }

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { NamedError } from '../shared/errors';
 import { OnnxFormatError, OnnxInputReader } from '../shared/onnx';
+import { ArchiveBoundsError, DEFAULT_ARCHIVE_LIMITS } from '../shared/archive-bounds';
 import { ArchiveFormatError, scanTarGz, TarEntry } from '../shared/tar';
 import { saveAndHash, writeDeterministicZip, ZipResult } from '../shared/zip';
 
@@ -56,13 +57,14 @@ export interface PackagedArtifact {
 const FRAMEWORK_FILES = /\.(pth|pt|onnx|h5|pb|tflite|pkl|joblib|model|mlmodel|params\.json)$/;
 const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
 
-/** Why an entry name is unsafe to unpack, or undefined when it is safe. */
+/**
+ * Why an entry is unsafe to unpack, or undefined when it is safe. Its path was normalized and
+ * checked by the reader (archivePath: absolute, `..`, NUL, lengths); here: what it is.
+ */
 export function unsafeEntryReason(entry: Pick<TarEntry, 'name' | 'type'>): string | undefined {
   if (entry.type === 'symlink' || entry.type === 'hardlink') return `${entry.name} is a ${entry.type}`;
   if (entry.type === 'other') return `${entry.name} is not a regular file or directory`;
-  if (entry.name.startsWith('/') || /^[A-Za-z]:/.test(entry.name)) return `${entry.name} is an absolute path`;
-  if (entry.name.split(/[/\\]/).includes('..')) return `${entry.name} climbs out of the archive with ".."`;
-  if (entry.name.includes('\0')) return `${JSON.stringify(entry.name)} has a NUL byte`;
+  if (entry.type === 'file' && entry.name === 'manifest.json') return 'it holds a manifest.json of its own, where the package\'s manifest goes';
   return undefined;
 }
 
@@ -114,41 +116,7 @@ export async function packageArtifact(
     }
     extracted.push({ name: 'model.onnx', path: target, size, hash, head: Buffer.alloc(0) });
   } else {
-    let total = 0;
-    let unsafe: string | undefined;
-    try {
-      await scanTarGz(source, (entry) => {
-        const reason = unsafeEntryReason(entry);
-        if (reason) {
-          unsafe = unsafe ?? reason;
-          return undefined;
-        }
-        if (entry.type !== 'file' || unsafe) return undefined;
-        const name = entry.name.replace(/^\.\//, '');
-        if (extracted.some((e) => e.name === name)) {
-          unsafe = unsafe ?? `${name} appears twice in the archive`;
-          return undefined;
-        }
-        const file: Extracted = { name, path: path.join(filesDir, `${extracted.length}`), size: 0, hash: createHash('sha256'), head: Buffer.alloc(0) };
-        extracted.push(file);
-        const fd = fs.openSync(file.path, 'w');
-        return {
-          write: (chunk: Buffer) => {
-            total += chunk.length;
-            if (total > maxBytes) throw new NamedError(ARTIFACT_TOO_LARGE, `the artifact unpacks to more than the limit of ${maxBytes} bytes`);
-            if (file.head.length < 4) file.head = Buffer.concat([file.head, chunk.subarray(0, 4 - file.head.length)]);
-            file.size += chunk.length;
-            file.hash.update(chunk);
-            fs.writeSync(fd, chunk);
-          },
-          end: () => fs.closeSync(fd),
-        };
-      });
-    } catch (err) {
-      if (err instanceof ArchiveFormatError) throw new NamedError(ARTIFACT_CORRUPT, `${description.sourceS3Uri} is not a readable gzip'd tar archive: ${err.message}`);
-      throw err;
-    }
-    if (unsafe) throw new NamedError(ARTIFACT_UNSAFE, `${description.sourceS3Uri} is refused: ${unsafe}; a model archive holds regular files under relative paths only`);
+    await unpackTarGz(source, description, filesDir, maxBytes, extracted);
   }
 
   const manifest = buildManifest(description, extracted);
@@ -161,6 +129,55 @@ export async function packageArtifact(
   );
   fs.rmSync(filesDir, { recursive: true, force: true });
   return { zip, manifest };
+}
+
+/**
+ * Unpacks the archive's regular files into `filesDir` (numbered, never by their names), within
+ * the archive bounds (unpacked bytes: `maxBytes`). The first unsafe entry refuses the archive at
+ * once; every file opened is closed on every path, so a refusal leaves nothing open behind it.
+ */
+async function unpackTarGz(source: AsyncIterable<Uint8Array>, description: PackageDescription, filesDir: string, maxBytes: number, extracted: Extracted[]): Promise<void> {
+  const refuse = (why: string): never => {
+    throw new NamedError(ARTIFACT_UNSAFE, `${description.sourceS3Uri} is refused: ${why}; a model archive holds regular files under relative paths only`);
+  };
+  const open = new Set<number>();
+  let total = 0;
+  try {
+    await scanTarGz(source, (entry) => {
+      const reason = unsafeEntryReason(entry);
+      if (reason) refuse(reason);
+      if (entry.type !== 'file') return undefined;
+      if (extracted.some((e) => e.name === entry.name)) refuse(`${entry.name} appears twice in the archive (names are compared as they unpack)`);
+      const file: Extracted = { name: entry.name, path: path.join(filesDir, `${extracted.length}`), size: 0, hash: createHash('sha256'), head: Buffer.alloc(0) };
+      extracted.push(file);
+      const fd = fs.openSync(file.path, 'w');
+      open.add(fd);
+      return {
+        write: (chunk: Buffer) => {
+          total += chunk.length;
+          if (total > maxBytes) throw new NamedError(ARTIFACT_TOO_LARGE, `the artifact unpacks to more than the limit of ${maxBytes} bytes`);
+          if (file.head.length < 4) file.head = Buffer.concat([file.head, chunk.subarray(0, 4 - file.head.length)]);
+          file.size += chunk.length;
+          file.hash.update(chunk);
+          fs.writeSync(fd, chunk);
+        },
+        end: () => {
+          open.delete(fd);
+          fs.closeSync(fd);
+        },
+      };
+    }, { ...DEFAULT_ARCHIVE_LIMITS, maxUnpackedBytes: maxBytes });
+  } catch (err) {
+    if (err instanceof ArchiveFormatError) throw new NamedError(ARTIFACT_CORRUPT, `${description.sourceS3Uri} is not a readable gzip'd tar archive: ${err.message}`);
+    if (err instanceof ArchiveBoundsError) {
+      if (err.reason === 'path') refuse(err.message.replace(/^the entry /, ''));
+      throw new NamedError(ARTIFACT_TOO_LARGE, `${description.sourceS3Uri} is refused: ${err.message}: raise maxArtifactSize (and the ephemeral storage) or shrink the model`);
+    }
+    throw err;
+  } finally {
+    // An unlinked file whose descriptor is open keeps its space: close every one, whatever happened.
+    for (const fd of open) fs.closeSync(fd);
+  }
 }
 
 function buildManifest(description: PackageDescription, files: Extracted[]): Manifest {

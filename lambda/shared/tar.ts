@@ -1,9 +1,10 @@
 import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
+import { ArchiveBoundsError, archivePath, ArchiveLimits, DEFAULT_ARCHIVE_LIMITS } from './archive-bounds';
 
 /** One entry of a tar archive. */
 export interface TarEntry {
-  /** The path inside the archive, with `./` removed. */
+  /** The path inside the archive, normalized once (archivePath): `./`, `//` and `.` segments removed. */
   readonly name: string;
   readonly type: 'file' | 'directory' | 'symlink' | 'hardlink' | 'other';
   readonly size: number;
@@ -85,19 +86,23 @@ function parsePax(data: Buffer): Record<string, string> {
   return out;
 }
 
-/** Strips `./` and leading `/` noise the way tar itself reports names. */
-export function normalizeName(name: string): string {
-  return name.replace(/^(\.\/)+/, '');
-}
-
 /**
  * Reads a gzip-compressed tar archive from `source` in one pass, with bounded
  * memory: `visit` is called for every entry and may return a sink for its
- * bytes; entries without a sink are skipped, never buffered.
+ * bytes; entries without a sink are skipped, never buffered. Every header is
+ * checked against `limits` (entry count, declared unpacked bytes, path length
+ * and depth: ArchiveBoundsError) before its data is read; reading stops at the
+ * end-of-archive marker, and the source is closed on every path.
+ *
+ * Hand-written rather than tar-stream: it reads what GNU tar lists (ustar
+ * prefix, GNU long names, base-256 sizes, pax path and size records; see
+ * test/lambda/hostile-archives.test.ts) and refuses by name on the way, which
+ * a reader that hands out whole entries would need all of around it anyway.
  */
 export async function scanTarGz(
   source: AsyncIterable<Uint8Array> | Readable,
   visit: (entry: TarEntry) => EntrySink | undefined,
+  limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS,
 ): Promise<{ entries: number }> {
   const gunzip = createGunzip();
   let sawFirstBytes = false;
@@ -123,7 +128,9 @@ export async function scanTarGz(
   let meta: Buffer[] | undefined; // collects a long-name or pax header's data
   let metaKind: 'L' | 'x' | undefined;
   let nextName: string | undefined;
+  let nextSize: number | undefined;
   let entries = 0;
+  let declared = 0;
   let ended = false;
   let headerSeen = false;
 
@@ -138,12 +145,16 @@ export async function scanTarGz(
     }
     headerSeen = true;
     const flag = String.fromCharCode(block[156] || 0x30);
-    const size = readOctal(block, 124, 12);
+    const isMeta = flag === 'L' || flag === 'x' || flag === 'g';
+    // A pax size record overrides the header's, as GNU tar reads it.
+    const size = !isMeta && nextSize !== undefined ? nextSize : readOctal(block, 124, 12);
+    if (!isMeta) nextSize = undefined;
     if (!Number.isFinite(size)) throw new ArchiveFormatError('corrupt', 'a tar header has an unreadable size');
     remaining = size;
     padding = (BLOCK - (size % BLOCK)) % BLOCK;
     if (flag === 'L' || flag === 'x') {
-      if (size > MAX_META_BYTES) throw new ArchiveFormatError('corrupt', `a long-name header claims ${size} bytes`);
+      if (flag === 'L' && size > limits.maxPathBytes + 1) throw new ArchiveBoundsError('path', `a long-name header holds a path of ${size} bytes, over the limit of ${limits.maxPathBytes}`);
+      if (size > MAX_META_BYTES) throw new ArchiveFormatError('corrupt', `a pax header claims ${size} bytes`);
       meta = [];
       metaKind = flag;
       return;
@@ -155,14 +166,19 @@ export async function scanTarGz(
     const prefix = readString(block, 345, 155);
     const rawName = nextName ?? (prefix ? `${prefix}/${readString(block, 0, 100)}` : readString(block, 0, 100));
     nextName = undefined;
+    entries++;
+    if (entries > limits.maxEntries) throw new ArchiveBoundsError('entries', `the archive holds more than ${limits.maxEntries} entries`);
     const entry: TarEntry = {
-      name: normalizeName(rawName),
+      name: archivePath(rawName, limits),
       type: typeOf(flag),
       size,
       mode: readOctal(block, 100, 8),
       linkName: readString(block, 157, 100),
     };
-    entries++;
+    if (entry.type === 'file') {
+      declared += size;
+      if (declared > limits.maxUnpackedBytes) throw new ArchiveBoundsError('unpacked-bytes', `the archive unpacks to more than ${limits.maxUnpackedBytes} bytes (its headers declare ${declared} so far)`);
+    }
     sink = visit(entry);
     if (remaining === 0) finishEntry();
   };
@@ -174,6 +190,10 @@ export async function scanTarGz(
       else {
         const pax = parsePax(data);
         if (pax.path) nextName = pax.path;
+        if (pax.size !== undefined) {
+          if (!/^\d+$/.test(pax.size)) throw new ArchiveFormatError('corrupt', `a pax header has an unreadable size ${JSON.stringify(pax.size.slice(0, 20))}`);
+          nextSize = Number(pax.size);
+        }
       }
       meta = undefined;
       metaKind = undefined;
@@ -185,7 +205,8 @@ export async function scanTarGz(
 
   try {
     for await (const chunk of piped) {
-      if (ended) continue; // drain: trailing blocks after the end marker
+      // Whatever follows the end marker (zero blocks, anything) is not read.
+      if (ended) break;
       pending = pending.length ? Buffer.concat([pending, chunk as Buffer]) : (chunk as Buffer);
       let pos = 0;
       while (!ended) {
@@ -219,6 +240,12 @@ export async function scanTarGz(
     if (code === 'Z_BUF_ERROR') throw new ArchiveFormatError('truncated', 'the gzip stream ends early (the archive is truncated)');
     if (code === 'Z_DATA_ERROR') throw new ArchiveFormatError('corrupt', `the gzip stream is corrupt (${(err as Error).message})`);
     throw err;
+  } finally {
+    // Stopped early (the end marker, a refusal): nothing more is downloaded or decompressed.
+    piped.destroy();
+    checked.destroy();
+    input.destroy();
+    if (typeof (source as Readable).destroy === 'function') (source as Readable).destroy();
   }
   if (!sawFirstBytes) throw new ArchiveFormatError('not-gzip', 'it is empty');
   if (!headerSeen && !ended) throw new ArchiveFormatError('not-tar', 'the decompressed data is not a tar archive');

@@ -93,7 +93,8 @@ describe('packageArtifact on real archives', () => {
     const bomb = makeTarGz({ ...neoCompiledFiles(), 'compiled.params': Buffer.alloc(20 * MB) });
     expect(bomb.length).toBeLessThan(1 * MB);
     await expect(packageArtifact(chunked(bomb), description(), path.join(work, 'w'), 5 * MB)).rejects.toMatchObject({
-      name: 'ArtifactTooLarge', message: expect.stringContaining('unpacks to more than the limit of 5242880 bytes'),
+      // Refused from the header's declared size, before the 20 MB are inflated.
+      name: 'ArtifactTooLarge', message: expect.stringContaining('unpacks to more than 5242880 bytes (its headers declare'),
     });
   });
 
@@ -104,9 +105,9 @@ describe('packageArtifact on real archives', () => {
 
   test.each([
     [{ name: 'a/b.so', type: 'file' as const }, undefined],
-    [{ name: 'a/../../b', type: 'file' as const }, /climbs out/],
-    [{ name: 'C:/x', type: 'file' as const }, /absolute/],
     [{ name: 'x', type: 'other' as const }, /not a regular file/],
+    [{ name: 'l', type: 'symlink' as const }, /is a symlink/],
+    [{ name: 'manifest.json', type: 'file' as const }, /holds a manifest.json of its own/],
   ])('unsafeEntryReason(%j)', (entry, reason) => {
     const got = unsafeEntryReason(entry);
     if (reason) expect(got).toMatch(reason);

@@ -46,10 +46,22 @@ export async function* chunked(data: Buffer, size = 64 * 1024): AsyncGenerator<U
 /** An entry of a hand-made tar, for archives no well-behaved tar would write. */
 export interface CraftedEntry {
   readonly name: string;
-  /** '0' file, '1' hard link, '2' symlink, '5' directory. */
-  readonly type?: '0' | '1' | '2' | '5';
+  /** '0' file, '1' hard link, '2' symlink, '5' directory, 'L' GNU long name, 'x' pax header. */
+  readonly type?: '0' | '1' | '2' | '5' | 'L' | 'x';
   readonly data?: Buffer | string;
   readonly linkName?: string;
+  /** The size the header declares, when it is not the data's (a header that lies). */
+  readonly size?: number;
+}
+
+/** A pax header's data: one `length key=value` record per entry. */
+export function paxRecords(records: Record<string, string>): string {
+  return Object.entries(records).map(([k, v]) => {
+    const body = ` ${k}=${v}\n`;
+    let n = body.length + 1;
+    while (`${n}${body}`.length !== n) n = `${n}${body}`.length;
+    return `${n}${body}`;
+  }).join('');
 }
 
 /** Writes a ustar archive byte by byte (names are taken as given, `..` and `/` included), gzip'd. */
@@ -62,7 +74,7 @@ export function craftTarGz(entries: CraftedEntry[]): Buffer {
     header.write('0000644\0', 100);
     header.write('0000000\0', 108);
     header.write('0000000\0', 116);
-    header.write(`${data.length.toString(8).padStart(11, '0')}\0`, 124);
+    header.write(`${(entry.size ?? data.length).toString(8).padStart(11, '0')}\0`, 124);
     header.write('00000000000\0', 136);
     header.write('        ', 148);
     header.write(entry.type ?? '0', 156);
