@@ -18,10 +18,20 @@ export interface BenchmarkOptions {
   readonly iterations?: number;
   /**
    * The longest one inference may take, in milliseconds: past it the run ends with an
-   * INFERENCE_TIMEOUT document (the runtime's own thread is left to the process's exit).
+   * INFERENCE_TIMEOUT document. In process this bounds a runtime that answers asynchronously;
+   * ONNX Runtime's run holds the JavaScript thread, so the agent's CLI runs the benchmark in a
+   * child process whose supervisor enforces the limit (supervise.ts).
    * @default 30000
    */
   readonly inferenceTimeoutMs?: number;
+  /** Called before every inference, outside the timed span (the supervisor's watchdog listens). */
+  readonly onInference?: (progress: BenchmarkProgress) => void;
+}
+
+/** Where a run is: the inference about to start, and what the run knows so far. */
+export interface BenchmarkProgress {
+  readonly what: string;
+  readonly partial: PartialResult;
 }
 
 /** The per-inference time limit when none is given. */
@@ -31,7 +41,7 @@ export const DEFAULT_INFERENCE_TIMEOUT_MS = 30_000;
 export async function bounded<T>(inference: Promise<T>, limitMs: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new AgentError(AgentErrorCode.INFERENCE_TIMEOUT, `${what} took longer than the per-inference limit of ${limitMs} ms (--inference-timeout): the model does not return`)), limitMs);
+    timer = setTimeout(() => reject(new AgentError(AgentErrorCode.INFERENCE_TIMEOUT, inferenceTimeoutMessage(what, limitMs))), limitMs);
   });
   try {
     return await Promise.race([inference, timeout]);
@@ -71,28 +81,53 @@ function peakRssMb(): number {
   return round(process.resourceUsage().maxRSS / 1024, 1);
 }
 
+/** What a run knows about itself before its results: what every document carries, OK or ERROR. */
+export interface PartialResult {
+  readonly runId: string;
+  readonly thingName: string;
+  readonly variant: string | null;
+  readonly startedAt: string;
+  readonly model: BenchmarkResult['model'];
+  readonly dataset: BenchmarkResult['dataset'];
+  readonly loadMs: number | null;
+  readonly device: DeviceFingerprint | null;
+  readonly compatibility: BenchmarkResult['compatibility'];
+}
+
+/** The result document of a run that failed, with what it knew when it did. */
+export function errorResult(p: PartialResult, error: { code: AgentErrorCode; message: string }, peakMb = peakRssMb()): BenchmarkResult {
+  return {
+    schemaVersion: 1, kind: 'benchmark', status: 'ERROR', runId: p.runId, thingName: p.thingName, variant: p.variant, startedAt: p.startedAt, finishedAt: new Date().toISOString(),
+    model: p.model, dataset: p.dataset, loadMs: p.loadMs, firstInferenceMs: null, latencyMs: null, throughputPerSecond: null, peakRssMb: peakMb,
+    accuracy: null, parity: null, device: p.device, compatibility: p.compatibility, error,
+  };
+}
+
+/** The message of an INFERENCE_TIMEOUT error. */
+export const inferenceTimeoutMessage = (what: string, limitMs: number) =>
+  `${what} took longer than the per-inference limit of ${limitMs} ms (--inference-timeout): the model does not return`;
+
 export async function runBenchmark(options: BenchmarkOptions): Promise<BenchmarkResult> {
-  const startedAt = new Date().toISOString();
   let runtime: ModelRuntime | undefined;
-  let device: DeviceFingerprint | null = null;
-  const partial: { model: BenchmarkResult['model']; dataset: BenchmarkResult['dataset']; loadMs: number | null; compatibility: BenchmarkResult['compatibility'] } = {
-    model: null, dataset: null, loadMs: null, compatibility: null,
+  const partial: { -readonly [K in keyof PartialResult]: PartialResult[K] } = {
+    runId: options.runId, thingName: options.thingName, variant: options.variant ?? null, startedAt: new Date().toISOString(),
+    model: null, dataset: null, loadMs: null, device: null, compatibility: null,
   };
   // Fields every result carries, OK or ERROR, filled in as far as the run got.
   const envelope = (status: BenchmarkResult['status']) => ({
     schemaVersion: 1 as const,
     kind: 'benchmark' as const,
     status,
-    runId: options.runId,
-    thingName: options.thingName,
-    variant: options.variant ?? null,
-    startedAt,
+    runId: partial.runId,
+    thingName: partial.thingName,
+    variant: partial.variant,
+    startedAt: partial.startedAt,
     finishedAt: new Date().toISOString(),
     model: partial.model,
     dataset: partial.dataset,
     loadMs: partial.loadMs,
   });
-  const trailer = () => ({ device, compatibility: partial.compatibility });
+  const trailer = () => ({ device: partial.device, compatibility: partial.compatibility });
   try {
     const iterations = options.iterations ?? 200;
     if (!Number.isInteger(iterations) || iterations < 1) throw new AgentError(AgentErrorCode.USAGE, `iterations is ${iterations}: time at least 1 inference`);
@@ -109,13 +144,16 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
     runtime = await loadRuntime(location);
     partial.loadMs = round(ms(loadStart), 3);
     partial.model = { ...partial.model, runtimeVersion: runtime.version };
-    device = fingerprint({ name: runtime.runtime, version: runtime.version });
+    partial.device = fingerprint({ name: runtime.runtime, version: runtime.version });
     const outputShape = runtime.outputs[0]?.shape ?? [];
     const classes = outputShape.length > 0 && outputShape[outputShape.length - 1] > 0 ? outputShape[outputShape.length - 1] : undefined;
     checkAgainstModel(dataset, runtime.inputs, classes);
 
     const model = runtime;
-    const infer = (feeds: Record<string, TensorData>, what: string) => bounded(model.run(feeds), limitMs, what);
+    const infer = (feeds: Record<string, TensorData>, what: string) => {
+      options.onInference?.({ what, partial: { ...partial } });
+      return bounded(model.run(feeds), limitMs, what);
+    };
     const firstStart = process.hrtime.bigint();
     firstOutput(await infer(feedsFor(dataset, 0), 'the first inference'), 0);
     const firstInferenceMs = round(ms(firstStart), 3);
@@ -133,12 +171,15 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
 
     let top1 = 0;
     let top5 = 0;
+    // How many classes the model scores (its output's width), when its shape does not say.
+    let width = 0;
     let referenceTop1 = 0;
     let agree = 0;
     let maxAbsDiff = 0;
     const refWidth = dataset.reference ? dataset.reference.shape.slice(1).reduce((a, b) => a * b, 1) : 0;
     for (let i = 0; i < dataset.samples; i++) {
       const out = firstOutput(await infer(feedsFor(dataset, i), `the inference of sample ${i}`), i);
+      width = out.length;
       const predicted = argmax(out);
       if (dataset.labels) {
         if (predicted === dataset.labels[i]) top1++;
@@ -158,24 +199,15 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
       latencyMs: latencyStats(latencies),
       throughputPerSecond: round(iterations / totalSeconds, 2),
       peakRssMb: peakRssMb(),
-      accuracy: dataset.labels ? { top1: round(top1 / n), top5: round(top5 / n), referenceTop1: dataset.reference ? round(referenceTop1 / n) : null, samples: n } : null,
+      accuracy: dataset.labels ? { top1: round(top1 / n), top5: (classes ?? width) <= 5 ? null : round(top5 / n), referenceTop1: dataset.reference ? round(referenceTop1 / n) : null, samples: n } : null,
       parity: dataset.reference ? { top1Agreement: round(agree / n), maxAbsDiff: round(maxAbsDiff, 6), samples: n } : null,
       ...trailer(),
       error: null,
     };
   } catch (err) {
-    const error = err instanceof AgentError ? { code: err.code, message: err.message } : { code: AgentErrorCode.INTERNAL, message: (err as Error).message };
-    return {
-      ...envelope('ERROR'),
-      firstInferenceMs: null,
-      latencyMs: null,
-      throughputPerSecond: null,
-      peakRssMb: peakRssMb(),
-      accuracy: null,
-      parity: null,
-      ...trailer(),
-      error,
-    };
+    // An inference still running holds the session: it is left to the process's exit, not released under it.
+    if (err instanceof AgentError && err.code === AgentErrorCode.INFERENCE_TIMEOUT) runtime = undefined;
+    return errorResult(partial, err instanceof AgentError ? { code: err.code, message: err.message } : { code: AgentErrorCode.INTERNAL, message: (err as Error).message });
   } finally {
     await runtime?.close();
   }

@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
-import { runBenchmark } from './benchmark';
+import { BenchmarkOptions, runBenchmark } from './benchmark';
 import { AgentError, AgentErrorCode } from './errors';
 import { connectIpc, IpcClient, publishDocument, resultTopic } from './publish';
 import { BenchmarkResult } from './result';
 import { Server } from './serve';
+import { runWorker, superviseBenchmark, WORKER_COMMAND } from './supervise';
 
 const USAGE = `usage:
   edge-agent benchmark --model <file.onnx | package folder> --dataset <dataset.json>
@@ -63,7 +64,7 @@ export function formatResult(r: BenchmarkResult): string {
     ['load', `${r.loadMs} ms; first inference ${r.firstInferenceMs} ms`],
     ['latency', `p50 ${r.latencyMs?.p50} ms, p90 ${r.latencyMs?.p90} ms, p99 ${r.latencyMs?.p99} ms, mean ${r.latencyMs?.mean} ms`],
     ['throughput', `${r.throughputPerSecond} inferences/s`],
-    ['accuracy', r.accuracy ? `top-1 ${(r.accuracy.top1 * 100).toFixed(2)} %, top-5 ${(r.accuracy.top5 * 100).toFixed(2)} %` : 'no labels'],
+    ['accuracy', r.accuracy ? `top-1 ${(r.accuracy.top1 * 100).toFixed(2)} %${r.accuracy.top5 === null ? '' : `, top-5 ${(r.accuracy.top5 * 100).toFixed(2)} %`}` : 'no labels'],
     ['parity', r.parity ? `top-1 agreement ${(r.parity.top1Agreement * 100).toFixed(2)} %, max |diff| ${r.parity.maxAbsDiff}` : 'no reference outputs'],
     ['peak RSS', `${r.peakRssMb} MB`],
     ['device', `${r.device?.os}/${r.device?.arch}, ${r.device?.cores} × ${r.device?.cpuModel}`],
@@ -78,6 +79,7 @@ export async function main(
   env: NodeJS.ProcessEnv = process.env,
   ipc: () => Promise<IpcClient & { close(): Promise<void> }> = connectIpc,
   print: (text: string) => void = (text) => process.stdout.write(text),
+  benchmark: (options: BenchmarkOptions) => Promise<BenchmarkResult> = runBenchmark,
 ): Promise<number> {
   if (argv.some((a) => a === '--help' || a === '-h') || argv[0] === 'help') {
     print(`${USAGE}\n`);
@@ -87,7 +89,7 @@ export async function main(
   const thingName = (flags.thing as string | undefined) ?? env.AWS_IOT_THING_NAME ?? 'local';
   const inGreengrass = Boolean(env.AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT);
   if (command === 'benchmark') {
-    const result = await runBenchmark({
+    const result = await benchmark({
       modelPath: required(flags, 'model'),
       datasetPath: required(flags, 'dataset'),
       runId: (flags['run-id'] as string | undefined) ?? 'manual',
@@ -130,8 +132,11 @@ export async function main(
   throw new AgentError(AgentErrorCode.USAGE, `unknown command ${JSON.stringify(command)}\n${USAGE}`);
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => process.exit(code), (err) => {
+if (require.main === module && process.argv[2] === WORKER_COMMAND) {
+  runWorker();
+} else if (require.main === module) {
+  // The benchmark runs in a watched child process of this file: see superviseBenchmark.
+  main(process.argv.slice(2), process.env, connectIpc, undefined, (options) => superviseBenchmark(options, __filename)).then((code) => process.exit(code), (err) => {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(err instanceof AgentError && err.code === AgentErrorCode.USAGE ? EXIT.USAGE : EXIT.FAILED);
   });

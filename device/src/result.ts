@@ -28,7 +28,8 @@ export interface BenchmarkResult {
   readonly throughputPerSecond: number | null;
   readonly peakRssMb: number;
   /** referenceTop1: the reference outputs' own accuracy on the labels, a baseline measured on the device. */
-  readonly accuracy: { top1: number; top5: number; referenceTop1: number | null; samples: number } | null;
+  /** top5 is null for a model of 5 classes or fewer: every label would be in its top 5. */
+  readonly accuracy: { top1: number; top5: number | null; referenceTop1: number | null; samples: number } | null;
   readonly parity: { top1Agreement: number; maxAbsDiff: number; samples: number } | null;
   readonly device: DeviceFingerprint | null;
   readonly compatibility: { ok: boolean; checks: CompatibilityCheck[] } | null;

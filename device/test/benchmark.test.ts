@@ -1,6 +1,7 @@
 /**
  * @jest-environment ./test/support/native-environment.js
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -11,6 +12,7 @@ import { bounded, runBenchmark } from '../src/benchmark';
 import { encodeNpy } from '../src/npy';
 import { BenchmarkResult } from '../src/result';
 import { FIXTURES } from '../../test/support/archives';
+import { endlessModel, identityClassifier } from './support/onnx-models';
 
 const DIGITS = path.join(FIXTURES, 'digits');
 const DATASET = path.join(DIGITS, 'validation', 'dataset.json');
@@ -39,6 +41,17 @@ function datasetWith(files: Record<string, Buffer | string>, description?: Recor
     fs.writeFileSync(path.join(scratch, 'dataset.json'), JSON.stringify({ ...d, ...description }));
   }
   return path.join(scratch, 'dataset.json');
+}
+
+/** A data set of one-hot samples (input `pixels` (N, classes)): sample i scores labels[i] highest. */
+function smallDataset(classes: number, labels: number[]): string {
+  const dir = fs.mkdtempSync(path.join(scratch, 'small-'));
+  const inputs = new Float32Array(labels.length * classes);
+  labels.forEach((l, i) => { inputs[i * classes + l] = 1; });
+  fs.writeFileSync(path.join(dir, 'inputs.npy'), encodeNpy({ dtype: 'float32', shape: [labels.length, classes], data: inputs }));
+  fs.writeFileSync(path.join(dir, 'labels.npy'), encodeNpy({ dtype: 'int64', shape: [labels.length], data: BigInt64Array.from(labels.map(BigInt)) }));
+  fs.writeFileSync(path.join(dir, 'dataset.json'), JSON.stringify({ schemaVersion: 1, name: `one-hot-${classes}`, inputs: { pixels: 'inputs.npy' }, labels: 'labels.npy' }));
+  return path.join(dir, 'dataset.json');
 }
 
 describe('benchmark on the real fixture model and data', () => {
@@ -162,6 +175,43 @@ describe('benchmark on the real fixture model and data', () => {
   test('an inference past the per-inference limit ends with INFERENCE_TIMEOUT; one within it answers', async () => {
     await expect(bounded(new Promise(() => undefined), 20, 'timed inference 3')).rejects.toMatchObject({ code: 'INFERENCE_TIMEOUT', message: expect.stringMatching(/timed inference 3 took longer than the per-inference limit of 20 ms/) });
     await expect(bounded(Promise.resolve('out'), 1000, 'x')).resolves.toBe('out');
+  });
+
+  test('top-5 accuracy is not reported for a model of 5 classes or fewer (every label is in its top 5)', async () => {
+    fs.writeFileSync(path.join(scratch, 'three.onnx'), identityClassifier(3));
+    const dataset = smallDataset(3, [0, 2, 1, 2]);
+    const result = await bench(path.join(scratch, 'three.onnx'), dataset, { iterations: 4, warmup: 1 });
+    expect(result.error).toBeNull();
+    expect(result.accuracy).toMatchObject({ top1: 1, top5: null });
+    expectSchemaValid(result);
+    fs.writeFileSync(path.join(scratch, 'six.onnx'), identityClassifier(6));
+    expect((await bench(path.join(scratch, 'six.onnx'), smallDataset(6, [5, 0, 1, 2]), { iterations: 4, warmup: 1 })).accuracy).toMatchObject({ top1: 1, top5: 1 });
+  });
+
+  const agent = path.join(__dirname, '..', 'dist', 'component', 'edge-agent.js'); // built by npm run build (device/build.mjs)
+
+  test('the agent as shipped runs the benchmark in its watched child process: an OK document, exit status 0', () => {
+    const out = path.join(scratch, 'ok.json');
+    const run = spawnSync(process.execPath, [agent, 'benchmark', '--model', path.join(DIGITS, 'cnn.onnx'), '--dataset', DATASET, '--iterations', '20', '--warmup', '2', '--out', out, '--no-publish'],
+      { encoding: 'utf8', timeout: 60_000 });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const result = JSON.parse(fs.readFileSync(out, 'utf8')) as BenchmarkResult;
+    expect(result).toMatchObject({ status: 'OK', latencyMs: { count: 20 }, dataset: { samples: 360 } });
+    expect(result.peakRssMb).toBeGreaterThan(0);
+    expectSchemaValid(result);
+  });
+
+  test('a model that never returns: the agent ends with an INFERENCE_TIMEOUT document and exit status 1', () => {
+    fs.writeFileSync(path.join(scratch, 'endless.onnx'), endlessModel(3));
+    const out = path.join(scratch, 'result.json');
+    const run = spawnSync(process.execPath, [agent, 'benchmark', '--model', path.join(scratch, 'endless.onnx'), '--dataset', smallDataset(3, [0, 1, 2, 0]),
+      '--inference-timeout', '1', '--out', out, '--no-publish'], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.signal).toBeNull(); // it ended by itself, not by the test's timeout
+    expect(run.status).toBe(1);
+    const result = JSON.parse(fs.readFileSync(out, 'utf8')) as BenchmarkResult;
+    expect(result.error).toEqual({ code: 'INFERENCE_TIMEOUT', message: expect.stringMatching(/the first inference took longer than the per-inference limit of 1000 ms/) });
+    expectSchemaValid(result);
   });
 
   test('a missing runtime library (DLR) is RUNTIME_MISSING', async () => {

@@ -33,7 +33,7 @@ export interface ReportSummary {
   readonly variant: string | null;
   readonly latencyMs: { p50: number; p90: number; p99: number } | null;
   readonly peakRssMb: number;
-  readonly accuracy: { top1: number; top5: number; referenceTop1?: number | null } | null;
+  readonly accuracy: { top1: number; top5: number | null; referenceTop1?: number | null } | null;
   readonly parity: { top1Agreement: number; maxAbsDiff: number } | null;
   readonly compatibility: { ok: boolean; checks: { name: string; ok: boolean; detail: string }[] } | null;
   readonly error: { code: string; message: string } | null;
