@@ -8,7 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
-import { bounded, runBenchmark } from '../src/benchmark';
+import { bounded, errorResult, runBenchmark } from '../src/benchmark';
+import { AgentErrorCode } from '../src/errors';
 import { encodeNpy } from '../src/npy';
 import { BenchmarkResult } from '../src/result';
 import { FIXTURES } from '../../test/support/archives';
@@ -53,6 +54,17 @@ function smallDataset(classes: number, labels: number[]): string {
   fs.writeFileSync(path.join(dir, 'dataset.json'), JSON.stringify({ schemaVersion: 1, name: `one-hot-${classes}`, inputs: { pixels: 'inputs.npy' }, labels: 'labels.npy' }));
   return path.join(dir, 'dataset.json');
 }
+
+describe('every error the agent can name gives a document valid against its schema', () => {
+  test('the schema lists exactly the agent\'s error codes', () => {
+    expect([...schema.properties.error.properties.code.enum].sort()).toEqual(Object.values(AgentErrorCode).sort());
+  });
+
+  test.each(Object.values(AgentErrorCode))('%s', (code) => {
+    const partial = { runId: 'r', thingName: 't', variant: null, startedAt: new Date().toISOString(), model: null, dataset: null, loadMs: null, device: null, compatibility: null };
+    expectSchemaValid(errorResult(partial, { code, message: 'why' }));
+  });
+});
 
 describe('benchmark on the real fixture model and data', () => {
   test('measures accuracy, parity and latency by running the model', async () => {
