@@ -46,7 +46,7 @@ async function startRunFromAnUpload(account: Account): Promise<void> {
     return {};
   } };
   await invokeAs({ account, fn, decisions: account.decisions }, async () => {
-    const cfg = { stateMachineArn: env('STATE_MACHINE_ARN', ''), bucket: env('STORE_BUCKET', ''), modelPrefix: env('MODEL_PREFIX', '') };
+    const cfg = { stateMachineArn: env('STATE_MACHINE_ARN', ''), bucket: env('STORE_BUCKET', ''), modelPrefix: env('MODEL_PREFIX', ''), registryPrefix: env('REGISTRY_PREFIX', '') };
     const upload = { 'source': 'aws.s3', 'detail-type': 'Object Created', 'detail': { bucket: { name: cfg.bucket }, object: { 'key': `${cfg.modelPrefix}resnet18/model.tar.gz`, 'version-id': 'v-1', 'etag': 'e' } } };
     expect(await trigger(upload, cfg, { s3: client, sfn: client, sagemaker: client } as never)).toMatchObject({ started: true });
   });

@@ -138,25 +138,25 @@ describe('triggers', () => {
     s3: { send: async () => ({}) } as unknown as S3Client,
     sagemaker: { send: async () => ({ ModelPackageGroupName: 'resnet-edge', ModelPackageVersion: 7, InferenceSpecification: { Containers: [{ ModelDataUrl: 's3://ml-team/resnet/model.tar.gz' }] } }) } as unknown as SageMakerClient,
   });
-  const cfg = { stateMachineArn: 'arn:aws:states:eu-west-1:111122223333:stateMachine:pipeline', bucket: 'store', modelPrefix: 'models/' };
-  const upload = { 'source': 'aws.s3', 'detail-type': 'Object Created', 'detail': { bucket: { name: 'store' }, object: { 'key': 'models/resnet18/model.tar.gz', 'version-id': 'v-123', 'etag': 'e' } } };
+  const cfg = { stateMachineArn: 'arn:aws:states:eu-west-1:111122223333:stateMachine:pipeline', bucket: 'store', modelPrefix: 'models/cams/', registryPrefix: 'models/cams.registry/' };
+  const upload = { 'source': 'aws.s3', 'detail-type': 'Object Created', 'detail': { bucket: { name: 'store' }, object: { 'key': 'models/cams/resnet18/model.tar.gz', 'version-id': 'v-123', 'etag': 'e' } } };
 
   test('a duplicate trigger starts one run: the execution is named after the model version', async () => {
     const first = await trigger(upload, cfg, deps());
     const again = await trigger(upload, cfg, deps());
     expect(first).toEqual({ started: true, runId: expect.stringMatching(/^resnet18-[0-9a-f]{10}$/) });
     expect(again).toEqual({ started: false, runId: first.runId });
-    expect(started[0]).toMatchObject({ name: first.runId, input: JSON.stringify({ runId: first.runId, trigger: 's3', model: { s3Uri: 's3://store/models/resnet18/model.tar.gz', version: 's3://store/models/resnet18/model.tar.gz@v-123' } }) });
+    expect(started[0]).toMatchObject({ name: first.runId, input: JSON.stringify({ runId: first.runId, trigger: 's3', model: { s3Uri: 's3://store/models/cams/resnet18/model.tar.gz', version: 's3://store/models/cams/resnet18/model.tar.gz@v-123' } }) });
     // A new version of the same key is a new run.
     const next = await trigger({ ...upload, detail: { ...upload.detail, object: { ...upload.detail.object, 'version-id': 'v-124' } } }, cfg, deps());
     expect(next.started).toBe(true);
     expect(next.runId).not.toBe(first.runId);
   });
 
-  test('an approved Model Registry package is copied into the store and started as <group>-v<version>', async () => {
+  test('an approved Model Registry package is copied into the registry prefix (outside the upload prefix) and started as <group>-v<version>', async () => {
     const out = await trigger({ 'source': 'aws.sagemaker', 'detail-type': 'SageMaker Model Package State Change', 'detail': { ModelPackageArn: 'arn:aws:sagemaker:eu-west-1:111122223333:model-package/resnet-edge/7', ModelApprovalStatus: 'Approved' } }, cfg, deps());
     expect(out).toEqual({ started: true, runId: 'resnet-edge-v7' });
-    expect(JSON.parse(String(started.at(-1)!.input))).toMatchObject({ model: { s3Uri: 's3://store/models/resnet-edge/v7/model.tar.gz', modelPackageArn: expect.any(String) } });
+    expect(JSON.parse(String(started.at(-1)!.input))).toMatchObject({ model: { s3Uri: 's3://store/models/cams.registry/resnet-edge/v7/model.tar.gz', modelPackageArn: expect.any(String) } });
   });
 
   test('events that are not for the pipeline are refused', async () => {

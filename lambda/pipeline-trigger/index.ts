@@ -19,7 +19,10 @@ export interface TriggerEvent {
 export interface TriggerConfig {
   readonly stateMachineArn: string;
   readonly bucket: string;
+  /** Uploads here start runs (the pipeline's model prefix). */
   readonly modelPrefix: string;
+  /** Model Registry packages are copied here: outside modelPrefix, so the copy starts no run of its own. */
+  readonly registryPrefix: string;
 }
 
 export interface TriggerDeps {
@@ -71,7 +74,8 @@ export async function trigger(event: TriggerEvent, cfg: TriggerConfig, deps: Tri
     const group = pkg.ModelPackageGroupName ?? 'model';
     const version = String(pkg.ModelPackageVersion ?? arn);
     const runId = `${slug(group).slice(0, 60).replace(/-+$/, '')}-v${version}`;
-    const key = `${cfg.modelPrefix}${slug(group)}/v${version}/model.tar.gz`;
+    // The registry prefix: no upload rule watches it, so the copy starts no second run.
+    const key = `${cfg.registryPrefix}${slug(group)}/v${version}/model.tar.gz`;
     await deps.s3.send(new CopyObjectCommand({ Bucket: cfg.bucket, Key: key, CopySource: encodeURI(`${data.bucket}/${data.key}`) }));
     input = { runId, trigger: 'model-registry', model: { s3Uri: `s3://${cfg.bucket}/${key}`, version: arn, modelPackageArn: arn } };
   } else {
@@ -94,8 +98,8 @@ export async function trigger(event: TriggerEvent, cfg: TriggerConfig, deps: Tri
 let deps: TriggerDeps | undefined;
 
 export async function handler(event: TriggerEvent): Promise<{ started: boolean; runId: string }> {
-  const { STATE_MACHINE_ARN: stateMachineArn, STORE_BUCKET: bucket, MODEL_PREFIX: modelPrefix } = process.env;
-  if (!stateMachineArn || !bucket || modelPrefix === undefined) throw new Error('STATE_MACHINE_ARN, STORE_BUCKET and MODEL_PREFIX must be set');
+  const { STATE_MACHINE_ARN: stateMachineArn, STORE_BUCKET: bucket, MODEL_PREFIX: modelPrefix, REGISTRY_PREFIX: registryPrefix } = process.env;
+  if (!stateMachineArn || !bucket || modelPrefix === undefined || registryPrefix === undefined) throw new Error('STATE_MACHINE_ARN, STORE_BUCKET, MODEL_PREFIX and REGISTRY_PREFIX must be set');
   deps ??= { sfn: new SFNClient({}), s3: new S3Client({}), sagemaker: new SageMakerClient({}) };
-  return trigger(event, { stateMachineArn, bucket, modelPrefix }, deps);
+  return trigger(event, { stateMachineArn, bucket, modelPrefix, registryPrefix }, deps);
 }

@@ -87,7 +87,9 @@ export interface ApprovalOptions {
 /** What starts a run. Each is optional; several can be on at once. */
 export interface PipelineTriggers {
   /**
-   * Start a run for each new object under the store's `models/` prefix (EventBridge, S3 Object Created).
+   * Start a run for each new object under the pipeline's model prefix (`modelPrefix`,
+   * `models/{pipelineName}/` by default; EventBridge, S3 Object Created). Another pipeline on
+   * the same store does not see it.
    *
    * @default true
    */
@@ -116,6 +118,15 @@ export interface EdgeModelPipelineProps {
    * @default - `com.example.{pipelineName}`
    */
   readonly componentNamePrefix?: string;
+  /**
+   * Where this pipeline's models arrive in the store: an upload there starts a run (with
+   * `triggers.onModelUpload`). It must lie under the store's `models/` prefix and end with `/`.
+   * Pipelines that share a store each have their own by default; give two pipelines the same
+   * prefix only when one upload should start both.
+   *
+   * @default - `models/{pipelineName}/`
+   */
+  readonly modelPrefix?: string;
   /**
    * Require a manual approval after the gate.
    *
@@ -196,6 +207,10 @@ const key = (name: string) => name.replace(/[^A-Za-z0-9_]/g, '_');
 export class EdgeModelPipeline extends Construct {
   /** The artifact store. */
   public readonly store: ArtifactStore;
+  /** Where this pipeline's models arrive in the store (an upload there starts a run). */
+  public readonly modelPrefix: string;
+  /** Where the Model Registry trigger copies approved packages' model data (no upload trigger watches it). */
+  public readonly registryPrefix: string;
   /** The release ledger. */
   public readonly ledger: ReleaseLedger;
   /** The state machine. */
@@ -218,6 +233,9 @@ export class EdgeModelPipeline extends Construct {
     validate(this, props, timeout);
     const stack = Stack.of(this);
     this.store = props.store ?? new ArtifactStore(this, 'Store');
+    this.modelPrefix = props.modelPrefix ?? `${ArtifactStore.MODEL_PREFIX}${props.pipelineName}/`;
+    // A name no pipeline can take (pipeline names have no dots), so no upload rule watches it.
+    this.registryPrefix = `${ArtifactStore.MODEL_PREFIX}${props.pipelineName}.registry/`;
     const key0 = this.store.encryptionKey;
     this.ledger = new ReleaseLedger(this, 'Ledger', { encryptionKey: key0 });
     const componentNamePrefix = props.componentNamePrefix ?? `com.example.${props.pipelineName}`;
@@ -514,55 +532,7 @@ export class EdgeModelPipeline extends Construct {
 
     // Triggers.
     const triggers = props.triggers ?? {};
-    if (triggers.onModelUpload !== false || triggers.modelPackageGroupName) {
-      const trigger = new BundledHandler(this, 'Trigger', {
-        handlerName: 'pipeline-trigger',
-        description: 'cdk-edge-model-pipeline: starts one run per model version (upload or Model Registry approval)',
-        timeout: Duration.minutes(5),
-        memorySize: 256,
-        environment: { STATE_MACHINE_ARN: this.stateMachine.stateMachineArn, STORE_BUCKET: this.store.bucket.bucketName, MODEL_PREFIX: ArtifactStore.MODEL_PREFIX },
-      });
-      this.stateMachine.grantStartExecution(trigger.role);
-      // Events the trigger could not take are kept, not dropped.
-      const triggerDlq = new sqs.Queue(this, 'TriggerDeadLetters', { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: topicKey, enforceSSL: true, retentionPeriod: Duration.days(14) });
-      acknowledge(triggerDlq, 'DEAD_LETTER_QUEUE');
-      // EventBridge's KMS requests carry no aws:SourceArn or aws:SourceAccount: SQS's own
-      // encryption context confines the statement to queues of this account (the queue's own
-      // ARN would make the key and the queue depend on each other), and this key encrypts
-      // no queue but this one.
-      topicKey.addToResourcePolicy(new iam.PolicyStatement({
-        sid: 'EventBridgeDeadLetters',
-        principals: [new iam.ServicePrincipal('events.amazonaws.com')],
-        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
-        resources: ['*'],
-        conditions: { ArnLike: { 'kms:EncryptionContext:aws:sqs:arn': stack.formatArn({ service: 'sqs', resource: '*' }) } },
-      }));
-      if (triggers.onModelUpload !== false) {
-        new events.Rule(this, 'OnModelUpload', {
-          description: `cdk-edge-model-pipeline ${props.pipelineName}: a new model under models/ starts a run`,
-          eventPattern: { source: ['aws.s3'], detailType: ['Object Created'], detail: { bucket: { name: [this.store.bucket.bucketName] }, object: { key: [{ prefix: ArtifactStore.MODEL_PREFIX }] } } },
-          targets: [new targets.LambdaFunction(trigger.function, { retryAttempts: 3, deadLetterQueue: triggerDlq })],
-        });
-      }
-      if (triggers.modelPackageGroupName) {
-        new events.Rule(this, 'OnModelApproved', {
-          description: `cdk-edge-model-pipeline ${props.pipelineName}: an approved package of ${triggers.modelPackageGroupName} starts a run`,
-          eventPattern: {
-            source: ['aws.sagemaker'],
-            detailType: ['SageMaker Model Package State Change'],
-            detail: { ModelPackageGroupName: [triggers.modelPackageGroupName], ModelApprovalStatus: ['Approved'] },
-          },
-          targets: [new targets.LambdaFunction(trigger.function, { retryAttempts: 3, deadLetterQueue: triggerDlq })],
-        });
-        const packages = stack.formatArn({ service: 'sagemaker', resource: 'model-package', resourceName: `${triggers.modelPackageGroupName.toLowerCase()}/*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
-        trigger.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sagemaker:DescribeModelPackage'], resources: [packages] }));
-        // The registry's model data may be in any bucket of the account: the trigger copies it into models/.
-        trigger.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: ['arn:' + Stack.of(this).partition + ':s3:::*/*'], conditions: { StringEquals: { 's3:ResourceAccount': stack.account } } }));
-        acknowledge(trigger.role, 'REGISTRY_MODEL_DATA', ['Resource::arn:<AWS::Partition>:s3:::*/*', nagResource(trigger.role, packages)]);
-        // Only a registry trigger copies the package's model data into models/.
-        this.store.grantWrite(trigger.role, ArtifactStore.MODEL_PREFIX);
-      }
-    }
+    this.addTriggers(props, triggers, topicKey);
 
     // Telemetry from serve mode becomes a CloudWatch metric.
     const telemetryRole = new iam.Role(this, 'TelemetryRuleRole', {
@@ -643,6 +613,63 @@ export class EdgeModelPipeline extends Construct {
     });
     for (const alarm of this.alarms) alarm.addAlarmAction(new cwActions.SnsAction(this.topic));
     this.allowAlarmsToNotify(topicKey);
+  }
+
+  /**
+   * What starts a run: an upload under the pipeline's model prefix, an approved Model Registry
+   * package (copied into the registry prefix, which no upload rule watches: one approval, one run).
+   */
+  private addTriggers(props: EdgeModelPipelineProps, triggers: PipelineTriggers, topicKey: kms.Key): void {
+    if (triggers.onModelUpload === false && !triggers.modelPackageGroupName) return;
+    const stack = Stack.of(this);
+
+    const trigger = new BundledHandler(this, 'Trigger', {
+      handlerName: 'pipeline-trigger',
+      description: 'cdk-edge-model-pipeline: starts one run per model version (upload or Model Registry approval)',
+      timeout: Duration.minutes(5),
+      memorySize: 256,
+      environment: { STATE_MACHINE_ARN: this.stateMachine.stateMachineArn, STORE_BUCKET: this.store.bucket.bucketName, MODEL_PREFIX: this.modelPrefix, REGISTRY_PREFIX: this.registryPrefix },
+    });
+    this.stateMachine.grantStartExecution(trigger.role);
+    // Events the trigger could not take are kept, not dropped.
+    const triggerDlq = new sqs.Queue(this, 'TriggerDeadLetters', { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: topicKey, enforceSSL: true, retentionPeriod: Duration.days(14) });
+    acknowledge(triggerDlq, 'DEAD_LETTER_QUEUE');
+    // EventBridge's KMS requests carry no aws:SourceArn or aws:SourceAccount: SQS's own
+    // encryption context confines the statement to queues of this account (the queue's own
+    // ARN would make the key and the queue depend on each other), and this key encrypts
+    // no queue but this one.
+    topicKey.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'EventBridgeDeadLetters',
+      principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+      actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+      resources: ['*'],
+      conditions: { ArnLike: { 'kms:EncryptionContext:aws:sqs:arn': stack.formatArn({ service: 'sqs', resource: '*' }) } },
+    }));
+    if (triggers.onModelUpload !== false) {
+      new events.Rule(this, 'OnModelUpload', {
+        description: `cdk-edge-model-pipeline ${props.pipelineName}: a new model under ${this.modelPrefix} starts a run`,
+        eventPattern: { source: ['aws.s3'], detailType: ['Object Created'], detail: { bucket: { name: [this.store.bucket.bucketName] }, object: { key: [{ prefix: this.modelPrefix }] } } },
+        targets: [new targets.LambdaFunction(trigger.function, { retryAttempts: 3, deadLetterQueue: triggerDlq })],
+      });
+    }
+    if (triggers.modelPackageGroupName) {
+      new events.Rule(this, 'OnModelApproved', {
+        description: `cdk-edge-model-pipeline ${props.pipelineName}: an approved package of ${triggers.modelPackageGroupName} starts a run`,
+        eventPattern: {
+          source: ['aws.sagemaker'],
+          detailType: ['SageMaker Model Package State Change'],
+          detail: { ModelPackageGroupName: [triggers.modelPackageGroupName], ModelApprovalStatus: ['Approved'] },
+        },
+        targets: [new targets.LambdaFunction(trigger.function, { retryAttempts: 3, deadLetterQueue: triggerDlq })],
+      });
+      const packages = stack.formatArn({ service: 'sagemaker', resource: 'model-package', resourceName: `${triggers.modelPackageGroupName.toLowerCase()}/*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+      trigger.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sagemaker:DescribeModelPackage'], resources: [packages] }));
+      // The registry's model data may be in any bucket of the account: the trigger copies it into the store.
+      trigger.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: ['arn:' + Stack.of(this).partition + ':s3:::*/*'], conditions: { StringEquals: { 's3:ResourceAccount': stack.account } } }));
+      acknowledge(trigger.role, 'REGISTRY_MODEL_DATA', ['Resource::arn:<AWS::Partition>:s3:::*/*', nagResource(trigger.role, packages)]);
+      // Only a registry trigger copies the package's model data, into its own prefix.
+      this.store.grantWrite(trigger.role, this.registryPrefix);
+    }
   }
 
   /**
@@ -840,6 +867,10 @@ function validate(scope: Construct, props: EdgeModelPipelineProps, timeout: Dura
     }
     if (!isUnresolved(c.datasetPath) && !c.datasetPath.startsWith('/')) problems.add(`${p}.datasetPath`, c.datasetPath, 'Give the absolute path of dataset.json on the canary devices.');
   });
+  const prefix = props.modelPrefix;
+  if (prefix !== undefined && !isUnresolved(prefix) && (!prefix.startsWith(ArtifactStore.MODEL_PREFIX) || !prefix.endsWith('/') || prefix.includes('.registry/') || /\/\//.test(prefix))) {
+    problems.add('modelPrefix', prefix, `Give a prefix under the store's ${ArtifactStore.MODEL_PREFIX} (compilation reads only there) that ends with "/", such as "${ArtifactStore.MODEL_PREFIX}${name}/" (".registry/" is the Model Registry trigger's own).`);
+  }
   addThresholdProblems(problems, props.thresholds);
   checkIntegerRange(problems, 'timeout', timeout.toSeconds(), 60, 365 * 86400, 'seconds');
   if (props.approval?.timeout && props.approval.timeout.toSeconds() >= timeout.toSeconds()) {
