@@ -36,6 +36,8 @@ import {
  */
 export class ReleaseExampleStack extends Stack {
   public readonly stateMachine: sfn.StateMachine;
+  /** The fleet of each device class (their thing groups are named by the stack: unique in the account). */
+  public readonly fleets: Record<string, EdgeFleet> = {};
 
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
@@ -78,6 +80,7 @@ export class ReleaseExampleStack extends Stack {
     let chain: sfn.Chain = compile.next(publishing);
     classes.forEach((c, i) => {
       const fleet = new EdgeFleet(this, `${pascal(c.name)}Fleet`, { deviceClass: c.name, thingNamePrefix: c.prefix, store });
+      this.fleets[c.name] = fleet;
       const choose = new sfn.Pass(this, `${pascal(c.name)}Release`, {
         stateName: `${c.name}: ChooseRelease`,
         comment: 'The first published candidate of the class (the canary gate will choose here)',

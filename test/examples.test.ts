@@ -32,7 +32,9 @@ describe('the release example', () => {
     const top = Object.keys((definition as { States: Record<string, unknown> }).States);
     expect(top.slice(0, 4)).toEqual(['CompilePreflight', 'CompileVariants', 'SummarizeCompilation', 'PublishPlan']);
     for (const c of ['jetson-nano', 'rasp4b', 'x86-gateway']) {
-      expect(top).toEqual(expect.arrayContaining([`${c}: ChooseRelease`, `${c}-fleet: CreateDeployment`, `${c}-fleet: RevertDeployment`, `${c}-fleet: CancelDeployment`]));
+      const g = stack.fleets[c].thingGroupName;
+      expect(g).toMatch(/^Release-.*-[0-9A-F]{8}$/);
+      expect(top).toEqual(expect.arrayContaining([`${c}: ChooseRelease`, `${g}: CreateDeployment`, `${g}: RevertDeployment`, `${g}: CancelDeployment`]));
     }
     const template = Template.fromStack(stack);
     template.resourceCountIs('AWS::IoT::ThingGroup', 3);

@@ -10,6 +10,9 @@ import { definitionOf, runDefinition } from './support/state-machine';
 
 const CLASSES = ['jetson-nano', 'rasp4b', 'x86-gateway'];
 const TARGETS: Record<string, string> = { 'jetson-nano': 'jetson_nano', 'rasp4b': 'rasp4b', 'x86-gateway': 'platform' };
+const example = () => new ReleaseExampleStack(new App(), 'Release');
+/** Each class's thing group, as the stack names it. */
+const GROUP: Record<string, string> = Object.fromEntries(Object.entries(example().fleets).map(([c, f]) => [c, f.thingGroupName]));
 
 /** The whole release example, every AWS call answered by a fake and every handler's own code run. */
 function world(runId: string, jobs: Record<string, JobSnapshot[][]>, shared?: { table: MemoryTable; clock: Clock; fleets: Record<string, FakeFleet> }) {
@@ -21,14 +24,14 @@ function world(runId: string, jobs: Record<string, JobSnapshot[][]>, shared?: { 
   for (const c of CLASSES) {
     publishing.objects.set(`compiled/${runId}/${c}/model-${TARGETS[c]}.tar.gz`, makeTarGz(neoCompiledFiles()));
   }
-  const fleets = shared?.fleets ?? Object.fromEntries(CLASSES.map((c) => [c, new FakeFleet(`${c}-fleet: `, 60, table, clock)]));
+  const fleets = shared?.fleets ?? Object.fromEntries(CLASSES.map((c) => [c, new FakeFleet(`${GROUP[c]}: `, 60, table, clock)]));
   for (const c of CLASSES) fleets[c].script(...(jobs[c] ?? [[{ queued: 0, inProgress: 0, succeeded: 4 }]]));
   const handlers = { ...neo.handlers(), ...publishing.handlers(), ...Object.assign({}, ...CLASSES.map((c) => fleets[c].handlers())) };
   return { table, clock, fleets, neo, publishing, handlers, context: clock.context() };
 }
 
 describe('the release example, run end to end by the local executor', () => {
-  const definition = definitionOf(new ReleaseExampleStack(new App(), 'Release'));
+  const definition = definitionOf(example());
 
   test('compiles, publishes and rolls out to all three classes; the ledger knows each group\'s release', async () => {
     const w = world('resnet18-v3', {});
@@ -40,13 +43,13 @@ describe('the release example, run end to end by the local executor', () => {
         const deployments = w.fleets[c].calls('CreateDeployment');
         expect(deployments).toHaveLength(1);
         expect(deployments[0].Components).toEqual({ [`com.example.resnet18.${c}`]: { ComponentVersion: '1.0.1' } });
-        expect(w.table.get(`GROUP#${c}-fleet`, 'LAST_GOOD')).toMatchObject({ runId: 'resnet18-v3', components: { [`com.example.resnet18.${c}`]: '1.0.1' } });
+        expect(w.table.get(`GROUP#${GROUP[c]}`, 'LAST_GOOD')).toMatchObject({ runId: 'resnet18-v3', components: { [`com.example.resnet18.${c}`]: '1.0.1' } });
         // Lineage: model run -> package -> component version -> deployment.
         expect(w.table.get('RELEASE#resnet18-v3', `CLASS#${c}`)).toMatchObject({
           status: 'RELEASED',
           componentVersion: '1.0.1',
           packageS3Uri: expect.stringMatching(new RegExp(`^s3://${BUCKET}/packages/[0-9a-f]{64}\\.zip$`)),
-          [`deployment#${c}-fleet`]: 'd-1',
+          [`deployment#${GROUP[c]}`]: 'd-1',
         });
       }
     } finally {
@@ -66,7 +69,7 @@ describe('the release example, run end to end by the local executor', () => {
     try {
       const result = await runDefinition(definition, { runId: 'resnet18-v4' }, { handlers: second.handlers, context: second.context });
       expect(result).toMatchObject({ status: 'FAILED', error: 'RolloutReverted' });
-      expect(result.cause).toContain('The group rasp4b-fleet was re-deployed with its last good release (run resnet18-v3)');
+      expect(result.cause).toContain(`The group ${GROUP.rasp4b} was re-deployed with its last good release (run resnet18-v3)`);
       const pi = second.fleets.rasp4b.calls('CreateDeployment');
       expect(pi.map((d) => [d.DeploymentName, d.Components])).toEqual([
         ['resnet18-v3-rasp4b', { 'com.example.resnet18.rasp4b': { ComponentVersion: '1.0.1' } }],
@@ -74,8 +77,8 @@ describe('the release example, run end to end by the local executor', () => {
         ['revert-resnet18-v4-rasp4b', { 'com.example.resnet18.rasp4b': { ComponentVersion: '1.0.1' } }],
       ]);
       expect(second.fleets['x86-gateway'].calls('CreateDeployment')).toHaveLength(1);
-      expect(second.table.get('GROUP#rasp4b-fleet', 'LAST_GOOD')).toMatchObject({ runId: 'resnet18-v3' });
-      expect(second.table.get('GROUP#jetson-nano-fleet', 'LAST_GOOD')).toMatchObject({ runId: 'resnet18-v4' });
+      expect(second.table.get(`GROUP#${GROUP.rasp4b}`, 'LAST_GOOD')).toMatchObject({ runId: 'resnet18-v3' });
+      expect(second.table.get(`GROUP#${GROUP['jetson-nano']}`, 'LAST_GOOD')).toMatchObject({ runId: 'resnet18-v4' });
     } finally {
       await second.publishing.done();
     }

@@ -11,7 +11,10 @@ import { FakeFleet } from '../../test/support/fake-fleet';
 import { BUCKET } from '../../test/support/fake-publishing';
 import { runBenchmark } from '../src/benchmark';
 import { resultCache } from './support/fake-canary';
-import { CLASSES, MixedFleetWorld as World, RINGS } from './support/pipeline-world';
+import { CLASSES, componentsOfShape, MixedFleetWorld as World, RINGS, SHAPES } from './support/pipeline-world';
+
+/** The components the mixed-fleet pipeline deploys: each class's model, and its own agent. */
+const { models: MODELS, agent: AGENT } = componentsOfShape(SHAPES['mixed-fleet']);
 
 const components = (fake: FakeFleet) => fake.calls('CreateDeployment').map((d) => d.Components);
 const stagesOf = (w: World) => w.runMetrics.at(-1)!.stages.map((s) => s.stage);
@@ -42,9 +45,9 @@ describe('the mixed-fleet pipeline, run end to end by the local executor', () =>
     const chosen = w.notifications[2].chosen as Record<string, string>;
     for (const c of CLASSES) {
       const [deployed] = components(w.fleets[`${c}-ring1`]) as Record<string, { ComponentVersion: string; ConfigurationUpdate?: { Merge: string } }>[];
-      const model = `com.example.mixed-fleet.${c}`;
-      expect(Object.keys(deployed).sort()).toEqual(['cdk-edge-model-pipeline.EdgeAgent', model]);
-      const serve = JSON.parse(deployed['cdk-edge-model-pipeline.EdgeAgent'].ConfigurationUpdate!.Merge) as Record<string, string>;
+      const model = MODELS[c];
+      expect(Object.keys(deployed).sort()).toEqual([AGENT, model]);
+      const serve = JSON.parse(deployed[AGENT].ConfigurationUpdate!.Merge) as Record<string, string>;
       expect(serve).toEqual({ mode: 'serve', runId: 'resnet18-v3', variant: chosen[c], modelPath: expect.any(String) });
       expect(serve.modelPath).toMatch(new RegExp(`^/greengrass/v2/packages/artifacts-unarchived/${model.replace(/\./g, '\\.')}/${deployed[model].ComponentVersion.replace(/\./g, '\\.')}/[0-9a-f]{64}$`));
     }
@@ -102,14 +105,14 @@ describe('the mixed-fleet pipeline, run end to end by the local executor', () =>
     expect(result.cause).toContain('The abort criteria fired');
     // Ring 1 got v4, ring 2 got v4 then its own revert.
     const [v4] = components(w.fleets['jetson-nano-ring1']).slice(before['jetson-nano-ring1']) as Record<string, { ConfigurationUpdate?: { Merge: string } }>[];
-    expect(JSON.parse(v4['cdk-edge-model-pipeline.EdgeAgent'].ConfigurationUpdate!.Merge)).toMatchObject({ mode: 'serve', runId: 'resnet18-v4' });
+    expect(JSON.parse(v4[AGENT].ConfigurationUpdate!.Merge)).toMatchObject({ mode: 'serve', runId: 'resnet18-v4' });
     const v3 = w.ledger.get('GROUP#jetson-nano-ring1', 'LAST_GOOD') as { components: Record<string, string>; configurations: Record<string, string> };
     // Every ring of the class goes back to v3, ring 1 included, with the agent serving v3 again.
     const v3Deployment = {
-      'com.example.mixed-fleet.jetson-nano': { ComponentVersion: v3.components['com.example.mixed-fleet.jetson-nano'] },
-      'cdk-edge-model-pipeline.EdgeAgent': { ComponentVersion: v3.components['cdk-edge-model-pipeline.EdgeAgent'], ConfigurationUpdate: { Merge: v3.configurations['cdk-edge-model-pipeline.EdgeAgent'] } },
+      [MODELS['jetson-nano']]: { ComponentVersion: v3.components[MODELS['jetson-nano']] },
+      [AGENT]: { ComponentVersion: v3.components[AGENT], ConfigurationUpdate: { Merge: v3.configurations[AGENT] } },
     };
-    expect(JSON.parse(v3.configurations['cdk-edge-model-pipeline.EdgeAgent'])).toMatchObject({ mode: 'serve', runId: 'resnet18-v3' });
+    expect(JSON.parse(v3.configurations[AGENT])).toMatchObject({ mode: 'serve', runId: 'resnet18-v3' });
     expect(w.ringReverts.map((d) => [d.TargetArn, d.Components])).toEqual([
       ['arn:aws:iot:eu-west-1:111122223333:thinggroup/jetson-nano-ring1', v3Deployment],
       ['arn:aws:iot:eu-west-1:111122223333:thinggroup/jetson-nano-ring2', v3Deployment],

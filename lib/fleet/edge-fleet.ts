@@ -1,4 +1,4 @@
-import { ArnFormat, CfnOutput, Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Names, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as iot from 'aws-cdk-lib/aws-iot';
 import { Construct } from 'constructs';
@@ -22,7 +22,10 @@ export interface EdgeFleetProps {
    * The thing group of the fleet: a new one with this name, or an existing
    * one when `importThingGroup` is true.
    *
-   * @default - a new group named `{deviceClass}-fleet`
+   * @default - a new group with a name unique to this fleet in its stack (the stack's name and
+   * the construct's path, with a hash: `{stackName}-{path}-{hash}`, at most 48 characters so
+   * state names built from it stay within Step Functions' 80), so two fleets, two pipelines or a
+   * dev and a prod copy of a stack never take the same group
    */
   readonly thingGroupName?: string;
   /**
@@ -79,7 +82,7 @@ export class EdgeFleet extends Construct {
     if (!isUnresolved(props.thingNamePrefix) && !/^[a-zA-Z0-9:_-]{1,100}$/.test(props.thingNamePrefix)) {
       problems.add('thingNamePrefix', props.thingNamePrefix, 'Use 1-100 of the characters thing names allow (letters, digits, ":", "_", "-"); the IoT policy is scoped by it.');
     }
-    const groupName = props.thingGroupName ?? `${props.deviceClass}-fleet`;
+    const groupName = props.thingGroupName ?? Names.uniqueResourceName(this, { maxLength: 48, separator: '-', allowedSpecialCharacters: '-_' });
     if (!isUnresolved(groupName) && !NAME.test(groupName)) problems.add('thingGroupName', groupName, 'Use 1-128 letters, digits, ":", "_" and "-".');
     if (props.importThingGroup && !props.thingGroupName) problems.add('importThingGroup', true, 'Name the existing group in thingGroupName.');
     // Per thing group: a class's canary and its rings each have their own.

@@ -115,7 +115,8 @@ export interface EdgeModelPipelineProps {
   /**
    * The prefix of component names.
    *
-   * @default - `com.example.{pipelineName}`
+   * @default - `com.example.{stackName}.{pipelineName}` (lower case): a dev and a prod copy of a
+   * stack, or two pipelines, publish components of their own
    */
   readonly componentNamePrefix?: string;
   /**
@@ -207,6 +208,8 @@ const key = (name: string) => name.replace(/[^A-Za-z0-9_]/g, '_');
 export class EdgeModelPipeline extends Construct {
   /** The artifact store. */
   public readonly store: ArtifactStore;
+  /** The Greengrass component of each device class's model, by class name. */
+  public readonly componentNames: { [deviceClass: string]: string };
   /** Where this pipeline's models arrive in the store (an upload there starts a run). */
   public readonly modelPrefix: string;
   /** Where the Model Registry trigger copies approved packages' model data (no upload trigger watches it). */
@@ -238,7 +241,7 @@ export class EdgeModelPipeline extends Construct {
     this.registryPrefix = `${ArtifactStore.MODEL_PREFIX}${props.pipelineName}.registry/`;
     const key0 = this.store.encryptionKey;
     this.ledger = new ReleaseLedger(this, 'Ledger', { encryptionKey: key0 });
-    const componentNamePrefix = props.componentNamePrefix ?? `com.example.${props.pipelineName}`;
+    const componentNamePrefix = props.componentNamePrefix ?? `com.example.${stack.stackName.toLowerCase()}.${props.pipelineName}`;
     const classes = props.deviceClasses;
     const onnxOnly = classes.every((c) => !c.variants || c.variants.length === 0);
 
@@ -281,9 +284,11 @@ export class EdgeModelPipeline extends Construct {
       artifactKind: onnxOnly ? ArtifactKind.ONNX : ArtifactKind.NEO_COMPILED,
       deviceClasses: classes.map((c) => ({ name: c.name, platform: c.platform, variants: variantNames(c) })),
     });
+    this.componentNames = publishing.componentNames;
 
     const fleets = classes.flatMap((c) => [c.canary, ...c.rings]);
-    this.agent = new EdgeAgentComponent(this, 'Agent', { fleets });
+    // The pipeline's own agent component: another pipeline or stack never creates the same name and version.
+    this.agent = new EdgeAgentComponent(this, 'Agent', { fleets, componentName: `${componentNamePrefix}.EdgeAgent` });
     const results = new CanaryResults(this, 'CanaryResults', { store: this.store });
     const canaries = classes.map((c, i) => new CanaryEvaluation(this, `Canary${i}`, {
       canary: c.canary,

@@ -31,15 +31,26 @@ function fleetIn(stack: Stack, store: ArtifactStore, props: Partial<EdgeFleetPro
 describe('EdgeFleet', () => {
   test('creates the thing group, a token exchange role that reads only packages/, and its role alias', () => {
     const { stack, store } = base();
-    fleetIn(stack, store);
+    const fleet = fleetIn(stack, store);
     const t = Template.fromStack(stack);
-    t.hasResourceProperties('AWS::IoT::ThingGroup', { ThingGroupName: 'jetson-nano-fleet' });
+    t.hasResourceProperties('AWS::IoT::ThingGroup', { ThingGroupName: fleet.thingGroupName });
     t.hasResourceProperties('AWS::IAM::Role', { AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'credentials.iot.amazonaws.com' } })] } });
-    t.hasResourceProperties('AWS::IoT::RoleAlias', { RoleAlias: 'jetson-nano-fleet-token-exchange', CredentialDurationSeconds: 3600 });
+    t.hasResourceProperties('AWS::IoT::RoleAlias', { RoleAlias: `${fleet.thingGroupName}-token-exchange`, CredentialDurationSeconds: 3600 });
     const policies = JSON.stringify(t.findResources('AWS::IAM::Policy', { Properties: { PolicyName: Match.stringLikeRegexp('FleetTokenExchangeRole') } }));
     expect(policies).toContain('/packages/*');
     expect(policies).not.toMatch(/\/models\/|\/compiled\/|s3:PutObject/);
     expect(policies).toContain('log-group:/aws/greengrass/*');
+  });
+
+  test('an unnamed fleet\'s group is named by its stack and path: two fleets, or a dev and a prod copy, never take the same group', () => {
+    const names = ['Dev', 'Prod'].flatMap((id) => {
+      const stack = new Stack(new App(), id);
+      const store = new ArtifactStore(stack, 'Store');
+      return [new EdgeFleet(stack, 'Canary', { deviceClass: 'rasp4b', thingNamePrefix: 'pi-c-', store }), new EdgeFleet(stack, 'Fleet', { deviceClass: 'rasp4b', thingNamePrefix: 'pi-', store })];
+    }).flatMap((f) => [f.thingGroupName, f.roleAliasName]);
+    expect(new Set(names).size).toBe(names.length);
+    for (const n of names) expect(n.length).toBeLessThanOrEqual(64);
+    expect(names[0]).toMatch(/^Dev-Canary-[0-9A-F]{8}$/);
   });
 
   test('the IoT policy is scoped by thing-name prefix; only the four data-plane actions use "*"', () => {

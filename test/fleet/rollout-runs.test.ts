@@ -10,7 +10,7 @@ function build(budget?: Duration) {
   const stack = new Stack(app, 'Test');
   const store = new ArtifactStore(stack, 'Store');
   const ledger = new ReleaseLedger(stack, 'Ledger');
-  const fleet = new EdgeFleet(stack, 'Fleet', { deviceClass: 'jetson-nano', thingNamePrefix: 'cam-jn-', store });
+  const fleet = new EdgeFleet(stack, 'Fleet', { deviceClass: 'jetson-nano', thingNamePrefix: 'cam-jn-', store, thingGroupName: 'jetson-nano-fleet' });
   const rollout = new FleetRollout(stack, 'Rollout', {
     fleet,
     ledger,

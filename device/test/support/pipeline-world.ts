@@ -5,6 +5,7 @@ import { approval, ApprovalDeps, DecideEvent, RequestEvent } from '../../../lamb
 import { handle } from '../../../lambda/rollout-ledger/index';
 import { runMetrics, RunMetricsEvent, RunMetricsResult } from '../../../lambda/run-metrics/index';
 import { Ledger } from '../../../lambda/shared/ledger';
+import { EdgeModelPipeline } from '../../../lib';
 import { MixedFleetPipelineStack, ModelRegistryPipelineStack, OnnxRuntimeFleetPipelineStack, SingleJetsonPipelineStack } from '../../../examples/pipelines';
 import { fixture, makeTarGz, neoCompiledFiles } from '../../../test/support/archives';
 import { Clock } from '../../../test/support/clock';
@@ -63,15 +64,24 @@ export const SHAPES: Record<string, PipelineShape> = {
   },
 };
 
-const definitions = new Map<string, Json>();
-/** The synthesized state machine of an example pipeline (synthesized once per process). */
-export function definitionOfShape(shape: PipelineShape): Json {
-  if (!definitions.has(shape.name)) {
-    const d = definitionOf(new shape.stack(new App(), shape.name.replace(/[^A-Za-z]/g, '')));
-    expectValidAsl(d);
-    definitions.set(shape.name, d);
+const synthesized = new Map<string, { definition: Json; pipeline: EdgeModelPipeline }>();
+function synth(shape: PipelineShape): { definition: Json; pipeline: EdgeModelPipeline } {
+  if (!synthesized.has(shape.name)) {
+    const stack = new shape.stack(new App(), shape.name.replace(/[^A-Za-z]/g, ''));
+    const definition = definitionOf(stack);
+    expectValidAsl(definition);
+    synthesized.set(shape.name, { definition, pipeline: (stack as Stack & { pipeline: EdgeModelPipeline }).pipeline });
   }
-  return definitions.get(shape.name)!;
+  return synthesized.get(shape.name)!;
+}
+
+/** The synthesized state machine of an example pipeline (synthesized once per process). */
+export const definitionOfShape = (shape: PipelineShape): Json => synth(shape).definition;
+
+/** The component names an example pipeline deploys: each class's model, and the agent. */
+export function componentsOfShape(shape: PipelineShape): { models: Record<string, string>; agent: string } {
+  const { pipeline } = synth(shape);
+  return { models: { ...pipeline.componentNames }, agent: pipeline.agent.componentName };
 }
 
 /** The variants a class's canary runs: its Neo variants, or the ONNX model itself. */
