@@ -31,6 +31,8 @@ export interface PreflightEvent {
   readonly inputConfig: { Framework: string; FrameworkVersion?: string } | null;
   readonly inputNames: string[];
   readonly jobNamePrefix: string;
+  /** Makes job names unique to this compile stage (its stack and path), whatever the prefix. */
+  readonly jobNameScope?: string;
   readonly output: { bucket: string; prefix: string; kmsKeyId: string | null };
   readonly budgetSeconds: number;
   readonly variants: PreflightVariant[];
@@ -124,7 +126,7 @@ export async function preflight(event: PreflightEvent, readObject: ObjectReader 
     const job: PlannedJob = {
       variant: variant.name,
       target: variant.target,
-      jobName: compilationJobName(event.jobNamePrefix, runId, variant.name),
+      jobName: compilationJobName(event.jobNamePrefix, runId, variant.name, event.jobNameScope),
       outputConfig,
     };
     if (!event.inputConfig || !modelS3Uri) return job;

@@ -1,4 +1,4 @@
-import { ArnFormat, Aws, Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Aws, Duration, Names, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
@@ -183,6 +183,8 @@ export class NeoCompilation extends sfn.StateMachineFragment {
         'inputConfig': inputConfig ? stripUndefined(inputConfig) : null,
         'inputNames': (description?.inputs ?? []).map((i) => i.name).filter((n) => n !== undefined),
         'jobNamePrefix': namePrefix,
+        // Unique to this stage in the account: a dev and a prod copy with one prefix never share a job name.
+        'jobNameScope': `${Stack.of(this).stackName}/${Names.uniqueId(this)}`,
         'output': {
           bucket: store.bucket.bucketName,
           prefix: ArtifactStore.COMPILED_PREFIX,

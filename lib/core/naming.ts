@@ -34,8 +34,10 @@ export function slug(text: string): string {
  * names, and the same run and variant always get the same name (a re-run
  * finds the job it started before).
  */
-export function compilationJobName(prefix: string, runId: string, variant: string): string {
-  const hash = createHash('sha256').update(`${runId}\u0000${variant}`).digest('hex').slice(0, HASH_LENGTH);
+export function compilationJobName(prefix: string, runId: string, variant: string, scope = ''): string {
+  // The scope (the compile stage's own id: stack and path) is in the hash only: two stacks with the
+  // same prefix, such as a dev and a prod copy, never name a job alike, and the prefix still scopes IAM.
+  const hash = createHash('sha256').update(scope ? `${scope}\u0000${runId}\u0000${variant}` : `${runId}\u0000${variant}`).digest('hex').slice(0, HASH_LENGTH);
   const room = ENTITY_NAME_MAX - prefix.length - HASH_LENGTH - 2;
   let body = slug(`${runId}-${variant}`);
   if (body.length > room) {

@@ -35,4 +35,12 @@ describe('compilation job names', () => {
     expect(compilationJobName('p', 'Run-1', 'x')).not.toBe(compilationJobName('p', 'run-1', 'x'));
     expect(compilationJobName('p', 'run.1', 'x')).not.toBe(compilationJobName('p', 'run_1', 'x'));
   });
+
+  test('a scope (the compile stage\'s stack and path) changes the hash only: same prefix, different names', () => {
+    const dev = compilationJobName('cams', 'resnet-edge-v7', 'rasp4b', 'Dev/CamsCompile1A2B3C4D');
+    const prod = compilationJobName('cams', 'resnet-edge-v7', 'rasp4b', 'Prod/CamsCompile1A2B3C4D');
+    expect(dev).not.toBe(prod);
+    expect(dev.replace(/[0-9a-f]{10}$/, '')).toBe(prod.replace(/[0-9a-f]{10}$/, ''));
+    expect(dev).toMatch(/^cams-resnet-edge-v7-rasp4b-[0-9a-f]{10}$/);
+  });
 });
