@@ -210,6 +210,11 @@ export class EdgeModelPipeline extends Construct {
   public readonly store: ArtifactStore;
   /** The Greengrass component of each device class's model, by class name. */
   public readonly componentNames: { [deviceClass: string]: string };
+  /**
+   * The `Pipeline` dimension of this pipeline's metrics: `{stackName}/{pipelineName}`, so a dev
+   * and a prod copy of a stack, or two pipelines, never count into each other's alarms.
+   */
+  public readonly metricPipeline: string;
   /** Where this pipeline's models arrive in the store (an upload there starts a run). */
   public readonly modelPrefix: string;
   /** Where the Model Registry trigger copies approved packages' model data (no upload trigger watches it). */
@@ -237,6 +242,7 @@ export class EdgeModelPipeline extends Construct {
     const stack = Stack.of(this);
     this.store = props.store ?? new ArtifactStore(this, 'Store');
     this.modelPrefix = props.modelPrefix ?? `${ArtifactStore.MODEL_PREFIX}${props.pipelineName}/`;
+    this.metricPipeline = `${stack.stackName}/${props.pipelineName}`;
     // A name no pipeline can take (pipeline names have no dots), so no upload rule watches it.
     this.registryPrefix = `${ArtifactStore.MODEL_PREFIX}${props.pipelineName}.registry/`;
     const key0 = this.store.encryptionKey;
@@ -299,7 +305,7 @@ export class EdgeModelPipeline extends Construct {
       candidatesPath: `$.publish.classes[${i}].candidates`,
       quorumPercentage: c.quorumPercentage,
     }));
-    const gate = new QualityGate(this, 'Gate', { store: this.store, canaries, thresholds: props.thresholds, pipelineName: props.pipelineName });
+    const gate = new QualityGate(this, 'Gate', { store: this.store, canaries, thresholds: props.thresholds, pipelineName: this.metricPipeline });
 
     // Stage durations and run outcomes for the dashboard: a Pass state marks the end of each
     // stage; the run-metrics handler turns the marks into metrics when the run ends.
@@ -319,7 +325,7 @@ export class EdgeModelPipeline extends Construct {
     const recordRun = (name: string, outcome: string, then: sfn.IChainable) => {
       const record = runMetrics.invoke(this, `RecordRun${name}`, {
         stateName: `RecordRun${name}`,
-        payload: { 'pipeline': props.pipelineName, 'runId.$': '$.runId', 'outcome': outcome, 'marks.$': '$.marks' },
+        payload: { 'pipeline': this.metricPipeline, 'runId.$': '$.runId', 'outcome': outcome, 'marks.$': '$.marks' },
         resultPath: sfn.JsonPath.DISCARD,
       });
       record.addCatch(then, { resultPath: '$.metricsError' });
@@ -444,7 +450,7 @@ export class EdgeModelPipeline extends Construct {
         rollout: c.rollout,
         abortCriteria: c.abortCriteria,
         recordHealthy: false,
-        pipelineName: props.pipelineName,
+        pipelineName: this.metricPipeline,
       }));
       let tail: sfn.INextable = ringChain[0].endStates[0];
       for (const next of ringChain.slice(1)) {
@@ -573,7 +579,7 @@ export class EdgeModelPipeline extends Construct {
       new cloudwatch.Alarm(this, 'Reverts', {
         alarmDescription: `${props.pipelineName}: a rollout was reverted`,
         // A plain metric: CloudWatch alarms cannot watch SEARCH expressions.
-        metric: m('Reverts', 'Sum', { Pipeline: props.pipelineName }),
+        metric: m('Reverts', 'Sum', { Pipeline: this.metricPipeline }),
         threshold: 1,
         evaluationPeriods: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -598,18 +604,18 @@ export class EdgeModelPipeline extends Construct {
           new cloudwatch.GraphWidget({
             title: 'Stage durations (seconds, finished stages)',
             left: RUN_STAGES.filter((stage) => stage !== 'Approval' || props.approval)
-              .map((stage) => m('StageDurationSeconds', 'Average', { Pipeline: props.pipelineName, Stage: stage }).with({ label: stage })),
+              .map((stage) => m('StageDurationSeconds', 'Average', { Pipeline: this.metricPipeline, Stage: stage }).with({ label: stage })),
             width: 12,
           }),
           new cloudwatch.GraphWidget({
             title: 'Run outcomes',
             left: RUN_OUTCOMES.filter((outcome) => outcome !== 'APPROVAL_REJECTED' || props.approval)
-              .map((outcome) => m('Runs', 'Sum', { Pipeline: props.pipelineName, Outcome: outcome }).with({ label: outcome })),
+              .map((outcome) => m('Runs', 'Sum', { Pipeline: this.metricPipeline, Outcome: outcome }).with({ label: outcome })),
             width: 12,
           }),
         ],
         [
-          new cloudwatch.GraphWidget({ title: 'Gate verdicts', left: [m('GatePassed', 'Sum', { Pipeline: props.pipelineName }), m('GateFailed', 'Sum', { Pipeline: props.pipelineName })], width: 8 }),
+          new cloudwatch.GraphWidget({ title: 'Gate verdicts', left: [m('GatePassed', 'Sum', { Pipeline: this.metricPipeline }), m('GateFailed', 'Sum', { Pipeline: this.metricPipeline })], width: 8 }),
           new cloudwatch.GraphWidget({ title: 'Rollouts reverted', left: [this.alarms[1].metric], width: 8 }),
           new cloudwatch.GraphWidget({ title: 'Device latency p90 (serve mode)', left: [latency], width: 8, leftAnnotations: [{ value: alarmMs, label: 'alarm' }] }),
         ],

@@ -127,8 +127,6 @@ const OPEN = [
   /^IoT topic filter: edge-model-pipeline\/telemetry\/\+ /,
   // Every latency alarm watches every device of every pipeline and class, under one threshold.
   /^alarm metric \(namespace, name, dimensions\): EdgeModelPipeline DeviceLatencyP90 \[\] /,
-  // A dev and a prod copy report reverts under the same Pipeline dimension: each alarm sees both.
-  /^alarm metric \(namespace, name, dimensions\): EdgeModelPipeline Reverts \[\{Name:Pipeline,Value:(cams|gates|doors)\}\] \(Dev\//,
 ];
 
 describe('many pipelines, many stages, one account: nothing two stacks or pipelines could both claim', () => {

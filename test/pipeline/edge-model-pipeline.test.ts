@@ -143,13 +143,14 @@ describe('EdgeModelPipeline resources', () => {
     s.pipeline();
     const t = Template.fromStack(s.stack);
     expect(JSON.stringify(t.findResources('AWS::CloudWatch::Alarm'))).not.toMatch(/SEARCH/);
-    t.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'EdgeModelPipeline', MetricName: 'Reverts', Dimensions: [{ Name: 'Pipeline', Value: 'cams' }], Statistic: 'Sum' });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'EdgeModelPipeline', MetricName: 'Reverts', Dimensions: [{ Name: 'Pipeline', Value: 'Test/cams' }], Statistic: 'Sum' });
     // The functions that write the gate and revert metrics know the pipeline, so they count by it.
     const envs = Object.values(t.findResources('AWS::Lambda::Function')).map((f) => (f as { Properties: { Description: string; Environment?: { Variables?: Record<string, unknown> } } }).Properties);
     for (const what of ['decides from canary results', 'ledger of a fleet rollout']) {
       const fns = envs.filter((f) => f.Description.includes(what));
       expect(fns.length).toBeGreaterThan(0);
-      for (const f of fns) expect(f.Environment?.Variables?.PIPELINE_NAME).toBe('cams');
+      // The stack's name with the pipeline's: a dev and a prod copy count apart.
+      for (const f of fns) expect(f.Environment?.Variables?.PIPELINE_NAME).toBe('Test/cams');
     }
   });
 
@@ -162,7 +163,7 @@ describe('EdgeModelPipeline resources', () => {
       return JSON.stringify(body);
     };
     const without = widgets(false);
-    for (const stage of ['Compile', 'Publish', 'Canary', 'Gate', 'Rollout']) expect(without).toContain(`\\"StageDurationSeconds\\",\\"Pipeline\\",\\"cams\\",\\"Stage\\",\\"${stage}\\"`);
+    for (const stage of ['Compile', 'Publish', 'Canary', 'Gate', 'Rollout']) expect(without).toContain(`\\"StageDurationSeconds\\",\\"Pipeline\\",\\"Test/cams\\",\\"Stage\\",\\"${stage}\\"`);
     expect(without).not.toContain('\\"Stage\\",\\"Approval\\"');
     expect(without).not.toContain('APPROVAL_REJECTED');
     for (const outcome of ['RELEASED', 'GATE_FAILED', 'ROLLOUT_REVERTED']) expect(without).toContain(`\\"Outcome\\",\\"${outcome}\\"`);
