@@ -15,21 +15,22 @@ export function deploymentArns(scope: Construct): { deploymentsArn: string; jobs
 }
 
 /**
- * A `CreateDeployment` Task to the thing groups of `fleets`, with the IoT
- * permissions CreateDeployment depends on scoped to those groups, their
- * things and jobs, and throttling retried.
- * @internal
- */
-/**
  * A CreateDeployment ClientToken for a path `template` (its `{}` filled from `paths`): the same
  * within one execution, so a retried call returns the deployment it made, and new in every
  * execution, so a re-run of a run id deploys again (Greengrass answers a token it has seen with
  * its cached first response for up to 8 hours, even when that deployment was canceled since).
+ * @internal
  */
 export function deploymentClientToken(template: string, ...paths: string[]): string {
   return `States.Hash(States.Format('{}/${template}', ${['$$.Execution.Id', ...paths].join(', ')}), 'MD5')`;
 }
 
+/**
+ * A `CreateDeployment` Task to the thing groups of `fleets`, with the IoT
+ * permissions CreateDeployment depends on scoped to those groups, their
+ * things and jobs, and throttling retried.
+ * @internal
+ */
 export function createDeploymentTask(scope: Construct, id: string, options: {
   stateName: string;
   fleets: EdgeFleet[];
