@@ -9,6 +9,7 @@ import { trigger } from '../../lambda/pipeline-trigger/index';
 import { FIXTURES } from '../../test/support/archives';
 import { FakeFleet } from '../../test/support/fake-fleet';
 import { BUCKET } from '../../test/support/fake-publishing';
+import { TEST_ENV } from '../../test/support/state-machine';
 import { runBenchmark } from '../src/benchmark';
 import { resultCache } from './support/fake-canary';
 import { CLASSES, componentsOfShape, MixedFleetWorld as World, RINGS, SHAPES } from './support/pipeline-world';
@@ -141,7 +142,7 @@ describe('triggers', () => {
     s3: { send: async () => ({}) } as unknown as S3Client,
     sagemaker: { send: async () => ({ ModelPackageGroupName: 'resnet-edge', ModelPackageVersion: 7, InferenceSpecification: { Containers: [{ ModelDataUrl: 's3://ml-team/resnet/model.tar.gz' }] } }) } as unknown as SageMakerClient,
   });
-  const cfg = { stateMachineArn: 'arn:aws:states:eu-west-1:111122223333:stateMachine:pipeline', bucket: 'store', modelPrefix: 'models/cams/', registryPrefix: 'models/cams.registry/' };
+  const cfg = { stateMachineArn: `arn:${TEST_ENV.partition}:states:${TEST_ENV.region}:${TEST_ENV.account}:stateMachine:pipeline`, bucket: 'store', modelPrefix: 'models/cams/', registryPrefix: 'models/cams.registry/' };
   const upload = { 'source': 'aws.s3', 'detail-type': 'Object Created', 'detail': { bucket: { name: 'store' }, object: { 'key': 'models/cams/resnet18/model.tar.gz', 'version-id': 'v-123', 'etag': 'e' } } };
 
   test('a duplicate trigger starts one run: the execution is named after the model version', async () => {

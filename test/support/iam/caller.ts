@@ -92,7 +92,8 @@ const COMMAND_CALLS: Record<string, (input: Record<string, unknown>, caller: Cal
   PutObjectCommand: (i) => [{ action: 's3:PutObject', resource: object(i.Bucket, i.Key) }],
   ListObjectsV2Command: (i) => [{ action: 's3:ListBucket', resource: `arn:${P}:s3:::${String(i.Bucket)}`, context: { 's3:prefix': String(i.Prefix ?? '') } }],
   CopyObjectCommand: (i) => [
-    { action: 's3:GetObject', resource: `arn:${P}:s3:::${decodeURI(String(i.CopySource))}` },
+    // S3 sets s3:ResourceAccount to the bucket owner's account: every bucket of these tests is the test account's.
+    { action: 's3:GetObject', resource: `arn:${P}:s3:::${decodeURI(String(i.CopySource))}`, context: { 's3:ResourceAccount': A } },
     { action: 's3:PutObject', resource: object(i.Bucket, i.Key) },
   ],
   PublishCommand: (i) => [{ action: 'sns:Publish', resource: String(i.TopicArn) }],
