@@ -28,7 +28,8 @@ test('the mixed fleet has a canary and two rings per class, an approval step, al
   const stack = new MixedFleetPipelineStack(new App(), 'Mixed');
   const t = Template.fromStack(stack);
   t.resourceCountIs('AWS::IoT::ThingGroup', 9);
-  t.resourceCountIs('AWS::CloudWatch::Alarm', 3);
+  // Failed runs, reverts, and a latency alarm per class.
+  t.resourceCountIs('AWS::CloudWatch::Alarm', 2 + 3);
   t.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   t.resourceCountIs('AWS::Events::Rule', 1);
   const states = [...taskStateNames(definitionOf(stack)), ...Object.keys((definitionOf(stack) as { States: Record<string, unknown> }).States)];

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { BenchmarkOptions, runBenchmark } from './benchmark';
 import { AgentError, AgentErrorCode } from './errors';
-import { connectIpc, IpcClient, publishDocument, resultTopic } from './publish';
+import { checkTopicRoot, connectIpc, DEFAULT_TOPIC_ROOT, IpcClient, publishDocument, resultTopic } from './publish';
 import { BenchmarkResult } from './result';
 import { Server } from './serve';
 import { runWorker, superviseBenchmark, WORKER_COMMAND } from './supervise';
@@ -10,12 +10,16 @@ const USAGE = `usage:
   edge-agent benchmark --model <file.onnx | package folder> --dataset <dataset.json>
                        [--run-id ID] [--thing NAME] [--variant NAME] [--out result.json]
                        [--iterations N (at least 1)] [--warmup N] [--inference-timeout SECONDS]
-                       [--publish | --no-publish]
+                       [--publish | --no-publish] [--topic-root ROOT]
   edge-agent serve     --model <...> --inbox <folder> [--interval SECONDS] [--thing NAME]
+                       [--topic-root ROOT] [--device-class NAME]
   edge-agent --help
 
 Inside Greengrass the thing name comes from AWS_IOT_THING_NAME and results are
 published through IPC; outside it, --out writes the result document to a file.
+Results go to {ROOT}/results/{run id}/{thing}, telemetry to
+{ROOT}/telemetry/{device class}/{thing}; ROOT is the pipeline's own topic root
+(its agent component's configuration), ${DEFAULT_TOPIC_ROOT} by default.
 
 Exit status: 0 when the benchmark ran (status OK); 1 when it failed (status ERROR:
 the result document, with its error code, was still printed, written and published);
@@ -88,11 +92,15 @@ export async function main(
   const { command, flags } = parseArgs(argv);
   const thingName = (flags.thing as string | undefined) ?? env.AWS_IOT_THING_NAME ?? 'local';
   const inGreengrass = Boolean(env.AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT);
+  const topicRoot = checkTopicRoot(typeof flags['topic-root'] === 'string' ? flags['topic-root'] : DEFAULT_TOPIC_ROOT);
   if (command === 'benchmark') {
+    const runId = (flags['run-id'] as string | undefined) ?? 'manual';
+    // A topic IoT Core would refuse is a wrong command line, found before the benchmark runs.
+    const topic = resultTopic(topicRoot, runId, thingName);
     const result = await benchmark({
       modelPath: required(flags, 'model'),
       datasetPath: required(flags, 'dataset'),
-      runId: (flags['run-id'] as string | undefined) ?? 'manual',
+      runId,
       thingName,
       variant: flags.variant as string | undefined,
       iterations: count(flags, 'iterations', 200, 1),
@@ -104,8 +112,8 @@ export async function main(
     if (flags.publish ?? inGreengrass) {
       const client = await ipc();
       try {
-        const n = await publishDocument(client, resultTopic(result.runId, thingName), result, `${result.runId}/${thingName}`);
-        print(`published the result to ${resultTopic(result.runId, thingName)} in ${n} message(s)\n`);
+        const n = await publishDocument(client, topic, result, `${result.runId}/${thingName}`);
+        print(`published the result to ${topic} in ${n} message(s)\n`);
       } finally {
         await client.close();
       }
@@ -115,7 +123,8 @@ export async function main(
   }
   if (command === 'serve') {
     const client = inGreengrass ? await ipc() : undefined;
-    const server = new Server({ modelPath: required(flags, 'model'), inbox: required(flags, 'inbox'), thingName, client });
+    const deviceClass = typeof flags['device-class'] === 'string' ? flags['device-class'] : '';
+    const server = new Server({ modelPath: required(flags, 'model'), inbox: required(flags, 'inbox'), thingName, client, topicRoot, deviceClass });
     await server.start();
     const interval = count(flags, 'interval', 60) * 1000;
     let lastTelemetry = Date.now();

@@ -1,4 +1,5 @@
 import { greengrasscoreipc } from 'aws-iot-device-sdk-v2';
+import { AgentError, AgentErrorCode } from './errors';
 
 /** The part of the Greengrass IPC client the agent uses (the SDK's own request types). */
 export interface IpcClient {
@@ -11,14 +12,44 @@ export const MQTT_MAX_BYTES = 128 * 1024;
 /** What a part may carry, leaving room for the envelope. */
 const PART_BYTES = MQTT_MAX_BYTES - 4 * 1024;
 
-/** The topic a benchmark result goes to: it names the run and the thing. */
-export function resultTopic(runId: string, thingName: string): string {
-  return `edge-model-pipeline/results/${sanitize(runId)}/${sanitize(thingName)}`;
+/** The topic root of an agent no pipeline configured (a pipeline gives its agent a root of its own). */
+export const DEFAULT_TOPIC_ROOT = 'edge-model-pipeline';
+/** AWS IoT Core's longest topic, in UTF-8 bytes. */
+export const TOPIC_MAX_BYTES = 256;
+/** AWS IoT Core's most forward slashes in a topic. */
+export const TOPIC_MAX_SLASHES = 7;
+/** Telemetry of an agent that was not told its device class goes under this class. */
+export const UNCLASSIFIED = 'unclassified';
+
+/**
+ * Checks a topic root (`--topic-root`): levels of letters, digits and `._-` separated by `/`,
+ * no wildcards, no leading `$` or `/`. Returns it.
+ */
+export function checkTopicRoot(root: string): string {
+  if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+){0,3}$/.test(root)) {
+    throw new AgentError(AgentErrorCode.USAGE, `--topic-root ${JSON.stringify(root)} is not a topic root: use 1 to 4 levels of letters, digits and "._-" separated by "/", such as ${DEFAULT_TOPIC_ROOT}`);
+  }
+  return root;
 }
 
-/** The topic serve-mode telemetry goes to. */
-export function telemetryTopic(thingName: string): string {
-  return `edge-model-pipeline/telemetry/${sanitize(thingName)}`;
+/** `topic` when AWS IoT Core takes it; else a USAGE error that names it and the limit. */
+function withinIotLimits(topic: string): string {
+  const bytes = Buffer.byteLength(topic, 'utf8');
+  const slashes = topic.split('/').length - 1;
+  if (bytes > TOPIC_MAX_BYTES || slashes > TOPIC_MAX_SLASHES) {
+    throw new AgentError(AgentErrorCode.USAGE, `the topic ${topic} has ${bytes} bytes and ${slashes} slashes; AWS IoT Core takes at most ${TOPIC_MAX_BYTES} and ${TOPIC_MAX_SLASHES}: use a shorter run id, thing name or topic root`);
+  }
+  return topic;
+}
+
+/** The topic a benchmark result goes to: `{root}/results/{runId}/{thingName}`. */
+export function resultTopic(root: string, runId: string, thingName: string): string {
+  return withinIotLimits(`${root}/results/${sanitize(runId)}/${sanitize(thingName)}`);
+}
+
+/** The topic serve-mode telemetry goes to: `{root}/telemetry/{deviceClass}/{thingName}`. */
+export function telemetryTopic(root: string, deviceClass: string, thingName: string): string {
+  return withinIotLimits(`${root}/telemetry/${sanitize(deviceClass || UNCLASSIFIED)}/${sanitize(thingName)}`);
 }
 
 function sanitize(segment: string): string {

@@ -4,7 +4,7 @@ import { greengrasscoreipc } from 'aws-iot-device-sdk-v2';
 import { AgentError, AgentErrorCode } from './errors';
 import { loadRuntime, locateModel } from './model-loader';
 import { readNpy } from './npy';
-import { IpcClient, publishDocument, telemetryTopic } from './publish';
+import { DEFAULT_TOPIC_ROOT, IpcClient, publishDocument, telemetryTopic } from './publish';
 import { ModelRuntime } from './runtime';
 import { argmax, latencyStats, softmax } from './stats';
 
@@ -13,6 +13,10 @@ export interface ServeOptions {
   /** The folder new inputs arrive in, one `.npy` sample each. */
   readonly inbox: string;
   readonly thingName: string;
+  /** The topic root of the pipeline: predictions and telemetry go under `{topicRoot}/telemetry/`. @default DEFAULT_TOPIC_ROOT */
+  readonly topicRoot?: string;
+  /** The device class, the telemetry topic's level that tells the pipeline which latency metric a device counts in. @default UNCLASSIFIED */
+  readonly deviceClass?: string;
   /** Where predictions and telemetry go; without it they are only logged. */
   readonly client?: IpcClient;
   /** Failing inferences in a row before the component reports ERRORED. @default 5 */
@@ -41,7 +45,12 @@ export class Server {
   private processed = 0;
   public errored = false;
 
-  constructor(private readonly options: ServeOptions) {}
+  /** Where this device's telemetry goes (its predictions one level below). */
+  private readonly telemetryTopic: string;
+
+  constructor(private readonly options: ServeOptions) {
+    this.telemetryTopic = telemetryTopic(options.topicRoot ?? DEFAULT_TOPIC_ROOT, options.deviceClass ?? '', options.thingName);
+  }
 
   private log(line: string): void {
     (this.options.log ?? ((l: string) => process.stdout.write(`${l}\n`)))(line);
@@ -91,7 +100,7 @@ export class Server {
         this.processed++;
         this.failures = 0;
         const prediction = { kind: 'prediction', thingName: this.options.thingName, input: file, class: predicted, confidence: Math.round(confidence * 10000) / 10000, latencyMs: Math.round(latencyMs * 1000) / 1000 };
-        if (this.options.client) await publishDocument(this.options.client, `${telemetryTopic(this.options.thingName)}/predictions`, prediction, `${file}`);
+        if (this.options.client) await publishDocument(this.options.client, `${this.telemetryTopic}/predictions`, prediction, `${file}`);
         else this.log(JSON.stringify(prediction));
       } catch (err) {
         this.failures++;
@@ -121,7 +130,7 @@ export class Server {
     this.latencies = [];
     this.classes = [];
     this.confidence = new Array(BUCKETS).fill(0);
-    if (this.options.client) await publishDocument(this.options.client, telemetryTopic(this.options.thingName), doc, doc.at);
+    if (this.options.client) await publishDocument(this.options.client, this.telemetryTopic, doc, doc.at);
     else this.log(JSON.stringify(doc));
     return doc;
   }

@@ -1,12 +1,15 @@
 /**
  * @jest-environment ./test/support/native-environment.js
  */
+import { recordTelemetry } from '../../lambda/device-telemetry/index';
 import { trigger } from '../../lambda/pipeline-trigger/index';
 import { Account, Decision } from '../../test/support/iam/account';
 import { authorizeCommand, env, invokeAs, SdkCommand } from '../../test/support/iam/caller';
 import { Grant, unusedGrants } from '../../test/support/iam/grants';
 import { serviceCalls, storeBucketsOf } from '../../test/support/iam/service-calls';
+import { deliveredEvent } from '../../test/support/iot-rules';
 import { accountOf } from '../../test/support/state-machine';
+import { telemetryTopic } from '../src/publish';
 import { MixedFleetWorld as World, mixedFleetDefinition } from './support/pipeline-world';
 
 /**
@@ -14,7 +17,7 @@ import { MixedFleetWorld as World, mixedFleetDefinition } from './support/pipeli
  * example with every stage: compile, publish, canary, gate, approval, rings) must be used by
  * some call of its local runs (a release, a ring that aborts and is reverted, a first rollout
  * that is canceled, a canary nobody reports to, a rejection) or of the services acting for it
- * (alarms, rules, the nucleus, the Lambda runtime). A grant nothing uses fails this test unless
+ * (alarms, rules, the nucleus, the Lambda runtime), and a released device's telemetry. A grant nothing uses fails this test unless
  * it is listed here with the reason it must stay.
  */
 const TABLE_KEY = 'DynamoDB documents these key actions for principals of a table under a customer managed key without saying which data call needs which; the harness models kms:Decrypt only. Kept until measured in an account.';
@@ -52,6 +55,23 @@ async function startRunFromAnUpload(account: Account): Promise<void> {
   });
 }
 
+/** A released device's serve-mode telemetry, delivered by the pipeline's rule to the telemetry function as it runs. */
+async function serveTelemetry(account: Account): Promise<void> {
+  const fn = account.lambdaFunction('PipelineTelemetry');
+  await invokeAs({ account, fn, decisions: account.decisions }, () => {
+    const root = agentTopicRoot(account);
+    const event = deliveredEvent(/PipelineTelemetry/, telemetryTopic(root, 'rasp4b', 'cam-pi-01'), { kind: 'telemetry', inferences: 60, latencyMs: { p50: 8, p90: 11, p99: 14, mean: 9 } });
+    expect(recordTelemetry(event as never, env('PIPELINE_NAME', ''), env('DEVICE_CLASSES', '').split(','))).toEqual({ counted: true });
+  });
+}
+
+/** The topic root in the pipeline's agent recipe. */
+function agentTopicRoot(account: Account): string {
+  const recipes = account.resources.flatMap((r) => Object.values(r)).filter((r) => r.Type === 'AWS::GreengrassV2::ComponentVersion')
+    .map((r) => JSON.parse((r.Properties as { InlineRecipe: string }).InlineRecipe) as { ComponentConfiguration?: { DefaultConfiguration?: { topicRoot?: string } } });
+  return recipes.map((r) => r.ComponentConfiguration?.DefaultConfiguration?.topicRoot).find((root) => root !== undefined)!;
+}
+
 describe('every grant of the mixed-fleet pipeline is used, or acknowledged with its reason', () => {
   let unused: Grant[] = [];
   let decisions: Decision[] = [];
@@ -74,6 +94,7 @@ describe('every grant of the mixed-fleet pipeline is used, or acknowledged with 
       expect((await new World().run('resnet18-v3', { [ring]: [[{ status: 'CANCELED', failed: 5 }]] })).status).toBe('FAILED');
     }
     await startRunFromAnUpload(account);
+    await serveTelemetry(account);
     expect((await new World().run('resnet18-v3', { 'rasp4b-ring1': [[{ status: 'CANCELED', failed: 5 }]] })).status).toBe('FAILED');
     const rejected = new World();
     rejected.decision = { approve: false, comment: 'not now' };

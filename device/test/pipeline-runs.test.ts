@@ -49,7 +49,7 @@ describe('the mixed-fleet pipeline, run end to end by the local executor', () =>
       const model = MODELS[c];
       expect(Object.keys(deployed).sort()).toEqual([AGENT, model]);
       const serve = JSON.parse(deployed[AGENT].ConfigurationUpdate!.Merge) as Record<string, string>;
-      expect(serve).toEqual({ mode: 'serve', runId: 'resnet18-v3', variant: chosen[c], modelPath: expect.any(String) });
+      expect(serve).toEqual({ mode: 'serve', deviceClass: c, runId: 'resnet18-v3', variant: chosen[c], modelPath: expect.any(String) });
       expect(serve.modelPath).toMatch(new RegExp(`^/greengrass/v2/packages/artifacts-unarchived/${model.replace(/\./g, '\\.')}/${deployed[model].ComponentVersion.replace(/\./g, '\\.')}/[0-9a-f]{64}$`));
     }
     // Ring 2 started only after ring 1 was healthy.

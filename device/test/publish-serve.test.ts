@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { main } from '../src/cli';
 import { encodeNpy, readNpy } from '../src/npy';
-import { joinParts, MQTT_MAX_BYTES, publishDocument, resultTopic, splitForMqtt } from '../src/publish';
+import { DEFAULT_TOPIC_ROOT, joinParts, MQTT_MAX_BYTES, publishDocument, resultTopic, splitForMqtt, telemetryTopic } from '../src/publish';
 import { Server } from '../src/serve';
 import { FIXTURES } from '../../test/support/archives';
 import { IpcDouble } from './support/ipc-double';
@@ -19,13 +19,30 @@ afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 describe('publishing through Greengrass IPC', () => {
   test('a result goes to a topic that names the run and the thing, as one QoS 1 message', async () => {
     const ipc = new IpcDouble();
-    const n = await publishDocument(ipc, resultTopic('digits-v7', 'cam-jn-0001'), { status: 'OK' }, 'm');
+    const n = await publishDocument(ipc, resultTopic(DEFAULT_TOPIC_ROOT, 'digits-v7', 'cam-jn-0001'), { status: 'OK' }, 'm');
     expect(n).toBe(1);
     expect(ipc.published).toEqual([{ topicName: 'edge-model-pipeline/results/digits-v7/cam-jn-0001', qos: '1', payload: Buffer.from('{"status":"OK"}'), wireBytes: expect.any(Number) }]);
   });
 
   test('MQTT wildcards in names cannot change what the topic means', () => {
-    expect(resultTopic('run/#', 'thing+1')).toBe('edge-model-pipeline/results/run__/thing_1');
+    expect(resultTopic(DEFAULT_TOPIC_ROOT, 'run/#', 'thing+1')).toBe('edge-model-pipeline/results/run__/thing_1');
+    expect(telemetryTopic('edge-model-pipeline/Prod/digits', 'rasp/4b', 'cam#1')).toBe('edge-model-pipeline/Prod/digits/telemetry/rasp_4b/cam_1');
+  });
+
+  test('each pipeline\'s agent publishes under its own root; telemetry says the device class', () => {
+    expect(resultTopic('edge-model-pipeline/Dev/digits', 'r1', 'cam-1')).toBe('edge-model-pipeline/Dev/digits/results/r1/cam-1');
+    expect(telemetryTopic('edge-model-pipeline/Dev/digits', 'jetson-nano', 'cam-1')).toBe('edge-model-pipeline/Dev/digits/telemetry/jetson-nano/cam-1');
+    // An agent nobody told its class publishes under "unclassified" (which no fleet's IoT policy allows).
+    expect(telemetryTopic(DEFAULT_TOPIC_ROOT, '', 'cam-1')).toBe('edge-model-pipeline/telemetry/unclassified/cam-1');
+  });
+
+  test('a topic IoT Core would refuse is refused before anything runs, naming the limit', async () => {
+    expect(() => resultTopic(DEFAULT_TOPIC_ROOT, 'r'.repeat(80), 't'.repeat(160))).toThrow(/has 269 bytes and 3 slashes; AWS IoT Core takes at most 256 and 7/);
+    for (const root of ['', '/abs', 'a/+/b', 'a/#', '$aws/things', 'a/b/c/d/e', 'a//b']) {
+      await expect(main(['benchmark', '--model', 'm.onnx', '--dataset', 'd.json', '--topic-root', root], {})).rejects.toMatchObject({ code: 'USAGE', message: expect.stringContaining('--topic-root') });
+    }
+    await expect(main(['benchmark', '--model', 'm.onnx', '--dataset', 'd.json', '--run-id', 'r'.repeat(80), '--thing', 't'.repeat(160)], {}))
+      .rejects.toMatchObject({ code: 'USAGE', message: expect.stringContaining('at most 256') });
   });
 
   test('a document over the MQTT limit is split into parts that rebuild it exactly: nothing is lost', async () => {
@@ -46,8 +63,10 @@ describe('publishing through Greengrass IPC', () => {
     const ipc = new IpcDouble();
     const out = path.join(dir, 'result.json');
     const code = await main(['benchmark', '--model', path.join(DIGITS, 'cnn.onnx'), '--dataset', path.join(DIGITS, 'validation', 'dataset.json'),
-      '--run-id', 'digits-v7', '--thing', 'cam-jn-0001', '--iterations', '20', '--warmup', '2', '--out', out, '--publish'], {}, async () => ipc, () => undefined);
+      '--run-id', 'digits-v7', '--thing', 'cam-jn-0001', '--iterations', '20', '--warmup', '2', '--out', out, '--publish',
+      '--topic-root', 'edge-model-pipeline/Prod/digits'], {}, async () => ipc, () => undefined);
     expect(code).toBe(0);
+    expect(ipc.published[0]?.topicName).toBe('edge-model-pipeline/Prod/digits/results/digits-v7/cam-jn-0001');
     const written = JSON.parse(fs.readFileSync(out, 'utf8'));
     expect(written).toMatchObject({ status: 'OK', runId: 'digits-v7', thingName: 'cam-jn-0001' });
     expect(ipc.published).toHaveLength(1);
@@ -92,7 +111,7 @@ describe('serve mode', () => {
   test('predicts what arrives in the inbox and publishes predictions and drift telemetry', async () => {
     const ipc = new IpcDouble();
     const inbox = path.join(dir, 'inbox');
-    const server = new Server({ modelPath: path.join(DIGITS, 'cnn.onnx'), inbox, thingName: 'cam-jn-0001', client: ipc, log: () => undefined });
+    const server = new Server({ modelPath: path.join(DIGITS, 'cnn.onnx'), inbox, thingName: 'cam-jn-0001', client: ipc, log: () => undefined, topicRoot: 'edge-model-pipeline/Prod/digits', deviceClass: 'jetson-nano' });
     await server.start();
     const labels = Array.from(readNpy(path.join(DIGITS, 'validation', 'labels.npy')).data as BigInt64Array, Number);
     for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(inbox, `${String(i).padStart(3, '0')}.npy`), sample(i));
@@ -100,6 +119,7 @@ describe('serve mode', () => {
     expect(fs.readdirSync(inbox)).toEqual([]);
     const predictions = ipc.published.map((m) => JSON.parse(m.payload.toString()));
     expect(predictions).toHaveLength(20);
+    expect(new Set(ipc.published.map((m) => m.topicName))).toEqual(new Set(['edge-model-pipeline/Prod/digits/telemetry/jetson-nano/cam-jn-0001/predictions']));
     const right = predictions.filter((p, i) => p.class === labels[i]).length;
     expect(right).toBeGreaterThanOrEqual(18);
     const telemetry = await server.telemetry() as { inferences: number; classHistogram: number[]; confidenceHistogram: { counts: number[] }; latencyMs: { p90: number } };
@@ -107,7 +127,7 @@ describe('serve mode', () => {
     expect(telemetry.classHistogram.reduce((a, b) => a + b, 0)).toBe(20);
     expect(telemetry.confidenceHistogram.counts.reduce((a, b) => a + b, 0)).toBe(20);
     expect(telemetry.latencyMs.p90).toBeGreaterThan(0);
-    expect(ipc.published.at(-1)!.topicName).toBe('edge-model-pipeline/telemetry/cam-jn-0001');
+    expect(ipc.published.at(-1)!.topicName).toBe('edge-model-pipeline/Prod/digits/telemetry/jetson-nano/cam-jn-0001');
     expect(ipc.states).toEqual(['RUNNING']);
     await server.stop();
   });

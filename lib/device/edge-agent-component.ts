@@ -7,6 +7,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import { isUnresolved, ProblemCollector } from '../core/errors';
+import { AgentTopics } from '../core/topics';
 import { EdgeFleet } from '../fleet/edge-fleet';
 import { grantBucketLocation } from '../package/artifact-store';
 import { ArtifactUnarchive, ComponentOs, ComponentRecipe } from '../package/recipe';
@@ -29,7 +30,8 @@ export interface EdgeAgentComponentProps {
   readonly componentName?: string;
   /**
    * The fleets whose devices run the agent: their token exchange roles may
-   * download its artifact.
+   * download its artifact, and their IoT policies let each device publish under
+   * the agent's topic root (see `addFleet`).
    *
    * @default - none; grant with `grantDownload`
    */
@@ -46,13 +48,17 @@ export interface EdgeAgentComponentProps {
    * @default 200
    */
   readonly iterations?: number;
+  /**
+   * The root of the topics the agent publishes on: results at
+   * `{topicRoot}/results/{runId}/{thingName}`, telemetry at
+   * `{topicRoot}/telemetry/{deviceClass}/{thingName}`. 1 to 4 levels of letters, digits and
+   * `._-`. The fleets given may publish there (each device under its own thing name); so may the
+   * agent's IPC access. A pipeline gives its agent a root of its own.
+   *
+   * @default 'edge-model-pipeline': shared by every agent component that keeps the default
+   */
+  readonly topicRoot?: string;
 }
-
-/** Topics the agent publishes on (see the agent's publish.ts). */
-export const AGENT_TOPICS = {
-  results: 'edge-model-pipeline/results',
-  telemetry: 'edge-model-pipeline/telemetry',
-};
 
 function agentBundle(): string {
   const candidates = [
@@ -70,7 +76,8 @@ function agentBundle(): string {
  * the configured mode. IPC access covers the agent's own topics only.
  *
  * Deployments set `modelPath`, `datasetPath`, `runId`, `variant` and `mode`
- * through a configuration merge. The devices need Node.js 18 or later and npm.
+ * through a configuration merge (serve mode: `deviceClass` too, the level of
+ * the telemetry topic the device may publish on). The devices need Node.js 18 or later and npm.
  *
  * The component version is derived from the bundle and recipe
  * (`1.0.{n}`), so it changes exactly when they do; old versions are retained,
@@ -81,6 +88,8 @@ export class EdgeAgentComponent extends Construct {
   public readonly componentName: string;
   /** The component version. */
   public readonly componentVersion: string;
+  /** The root of the agent's topics. */
+  public readonly topicRoot: string;
   /** The component version resource. */
   public readonly resource: greengrassv2.CfnComponentVersion;
   private readonly asset: s3assets.Asset;
@@ -89,7 +98,11 @@ export class EdgeAgentComponent extends Construct {
     super(scope, id);
     const componentName = props.componentName ?? 'cdk-edge-model-pipeline.EdgeAgent';
     const iterations = props.iterations ?? 200;
+    const topics = new AgentTopics(props.topicRoot ?? AgentTopics.DEFAULT_ROOT);
     const problems = new ProblemCollector();
+    if (!isUnresolved(topics.root) && !AgentTopics.ROOT_PATTERN.test(topics.root)) {
+      problems.add('topicRoot', topics.root, `Use 1 to 4 levels of letters, digits and "._-" separated by "/", such as "${AgentTopics.DEFAULT_ROOT}/my-pipeline" (no wildcards, no leading "$" or "/").`);
+    }
     if (!isUnresolved(iterations) && (!Number.isInteger(iterations) || iterations < 1 || iterations > 100000)) {
       problems.add('iterations', iterations, 'Use a whole number from 1 to 100000.');
     }
@@ -110,13 +123,15 @@ export class EdgeAgentComponent extends Construct {
         variant: '',
         iterations: String(iterations),
         inbox: 'inbox',
+        topicRoot: topics.root,
+        deviceClass: '',
       },
       accessControl: [{
         ipcService: 'aws.greengrass.ipc.mqttproxy',
         policyId: 'EdgeAgentPublish',
         description: 'Results, predictions and telemetry of the edge agent only',
         operations: ['aws.greengrass#PublishToIoTCore'],
-        resources: [`${AGENT_TOPICS.results}/*`, `${AGENT_TOPICS.telemetry}/*`],
+        resources: [`${topics.results}/*`, `${topics.telemetry}/*`],
       }],
       manifests: [{
         platform: { os: ComponentOs.LINUX },
@@ -124,7 +139,8 @@ export class EdgeAgentComponent extends Construct {
           environment: { ONNXRUNTIME_NODE_INSTALL: 'skip' },
           install: `cp "${dir}/package.json" . && npm install --omit=dev --no-audit --no-fund --ignore-scripts`,
           run: `node "${dir}/edge-agent.js" {configuration:/mode} --model "{configuration:/modelPath}" --dataset "{configuration:/datasetPath}"`
-            + ' --run-id "{configuration:/runId}" --variant "{configuration:/variant}" --iterations {configuration:/iterations} --inbox "{configuration:/inbox}"',
+            + ' --run-id "{configuration:/runId}" --variant "{configuration:/variant}" --iterations {configuration:/iterations} --inbox "{configuration:/inbox}"'
+            + ' --topic-root "{configuration:/topicRoot}" --device-class "{configuration:/deviceClass}"',
         },
         artifacts: [{ uri, unarchive: ArtifactUnarchive.ZIP }],
       }],
@@ -134,12 +150,23 @@ export class EdgeAgentComponent extends Construct {
     const fingerprint = `${this.asset.assetHash}:${new ComponentRecipe(recipeProps('0.0.0', 's3://bundle/agent.zip')).toJson()}`;
     const patch = parseInt(createHash('sha256').update(fingerprint).digest('hex').slice(0, 7), 16);
     this.componentName = componentName;
+    this.topicRoot = topics.root;
     this.componentVersion = `1.0.${patch}`;
     this.resource = new greengrassv2.CfnComponentVersion(this, 'Resource', {
       inlineRecipe: new ComponentRecipe(recipeProps(this.componentVersion, artifactUri)).toJson(),
     });
     this.resource.applyRemovalPolicy(RemovalPolicy.RETAIN);
-    for (const fleet of props.fleets ?? []) this.grantDownload(fleet.tokenExchangeRole);
+    for (const fleet of props.fleets ?? []) this.addFleet(fleet);
+  }
+
+  /**
+   * Lets the devices of `fleet` run the agent: their token exchange role may download its
+   * artifact, and their IoT policy lets each publish its results and telemetry under the
+   * agent's topic root.
+   */
+  public addFleet(fleet: EdgeFleet): void {
+    this.grantDownload(fleet.tokenExchangeRole);
+    fleet._allowAgentTopics(this.topicRoot);
   }
 
   /** Lets `grantee` (a token exchange role) download the agent's artifact. */

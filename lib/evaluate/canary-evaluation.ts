@@ -120,6 +120,9 @@ export class CanaryEvaluation extends sfn.StateMachineFragment {
     checkIntegerRange(problems, 'quorumPercentage', quorum, 1, 100);
     if (!/^\$(\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])+$/.test(candidatesPath)) problems.add('candidatesPath', candidatesPath, 'Use a plain JSONPath such as "$.publish.classes[0].candidates".');
     if (!isUnresolved(props.datasetPath) && !props.datasetPath.startsWith('/')) problems.add('datasetPath', props.datasetPath, 'Give the absolute path of dataset.json on the devices.');
+    if (props.agent.topicRoot !== props.results.topicRoot) {
+      problems.add('results', props.results.topicRoot, `The agent publishes under ${props.agent.topicRoot}, but these results are read from under ${props.results.topicRoot}: give CanaryResults the agent's topicRoot, or no result would ever arrive.`);
+    }
     problems.throwIfAny(this);
 
     const key = fleet.deviceClass.replace(/-/g, '_');

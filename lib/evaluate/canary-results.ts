@@ -7,10 +7,10 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { AGENT_TOPICS } from '../device/edge-agent-component';
 import { acknowledge } from '../core/acknowledgements';
 import { createKey } from '../core/keys';
 import { BundledHandler } from '../core/handler';
+import { AgentTopics } from '../core/topics';
 import { ArtifactStore } from '../package/artifact-store';
 
 /** Props for {@link CanaryResults}. */
@@ -23,6 +23,14 @@ export interface CanaryResultsProps {
    * @default - the store's key, or a new one
    */
   readonly encryptionKey?: kms.IKey;
+  /**
+   * The topic root of the edge agent component the canaries run (its `topicRoot`): the rule
+   * reads `{topicRoot}/results/+/+` and nothing else, so another pipeline's results never reach
+   * this collector.
+   *
+   * @default 'edge-model-pipeline'
+   */
+  readonly topicRoot?: string;
 }
 
 /**
@@ -46,6 +54,8 @@ export class CanaryResults extends Construct {
   public readonly _collector: BundledHandler;
   /** @internal */
   public readonly _control: BundledHandler;
+  /** The topic root whose results the rule reads. */
+  public readonly topicRoot: string;
   /** The topic rule. */
   public readonly rule: iot.CfnTopicRule;
 
@@ -102,10 +112,12 @@ export class CanaryResults extends Construct {
     });
     ruleRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.deadLetterQueue.queueArn] }));
     key.grant(ruleRole, 'kms:GenerateDataKey', 'kms:Decrypt');
+    const topics = new AgentTopics(props.topicRoot ?? AgentTopics.DEFAULT_ROOT);
+    this.topicRoot = topics.root;
     this.rule = new iot.CfnTopicRule(this, 'Rule', {
       topicRulePayload: {
         description: 'cdk-edge-model-pipeline: edge agent benchmark results to the canary collector',
-        sql: `SELECT *, topic(3) AS topicRunId, topic(4) AS topicThing FROM '${AGENT_TOPICS.results}/+/+'`,
+        sql: `SELECT *, topic(${topics.level(2)}) AS topicRunId, topic(${topics.level(3)}) AS topicThing FROM '${topics.results}/+/+'`,
         awsIotSqlVersion: '2016-03-23',
         ruleDisabled: false,
         actions: [{ lambda: { functionArn: this._collector.function.functionArn } }],

@@ -1,9 +1,10 @@
-import { ArnFormat, CfnOutput, Duration, Names, Stack } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Lazy, Names, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as iot from 'aws-cdk-lib/aws-iot';
 import { Construct } from 'constructs';
 import { acknowledge, nagResource } from '../core/acknowledgements';
 import { checkIntegerRange, isUnresolved, ProblemCollector } from '../core/errors';
+import { AgentTopics } from '../core/topics';
 import { ArtifactStore } from '../package/artifact-store';
 
 /** Props for {@link EdgeFleet}. */
@@ -138,13 +139,9 @@ export class EdgeFleet extends Construct {
             Resource: [iotArn('topic', `$aws/things/${prefix}*/*`)],
           },
           { Sid: 'OwnTopicFilters', Effect: 'Allow', Action: 'iot:Subscribe', Resource: [iotArn('topicfilter', `$aws/things/${prefix}*/*`)] },
-          {
-            // The edge agent's results and telemetry, each under the device's own thing name.
-            Sid: 'EdgeAgentTopics',
-            Effect: 'Allow',
-            Action: 'iot:Publish',
-            Resource: [iotArn('topic', `edge-model-pipeline/results/*/${prefix}*`), iotArn('topic', `edge-model-pipeline/telemetry/${prefix}*`)],
-          },
+          // The edge agent's results and telemetry, each under the device's own thing name and
+          // under the topic root of each agent component the fleet runs (see allowAgentTopics).
+          Lazy.any({ produce: () => this.agentTopicsStatement(iotArn) }, { omitEmptyArray: true }),
           {
             Sid: 'OwnShadows',
             Effect: 'Allow',
@@ -174,6 +171,33 @@ export class EdgeFleet extends Construct {
     new CfnOutput(this, 'IotPolicyName', { value: policy.ref, description: `IoT policy of ${props.deviceClass} core devices (--thing-policy-name)` });
     new CfnOutput(this, 'RoleAliasName', { value: aliasName, description: `Role alias of the token exchange role (--tes-role-alias-name)` });
     new CfnOutput(this, 'TokenExchangeRoleName', { value: this.tokenExchangeRole.roleName, description: `Token exchange role (--tes-role-name)` });
+  }
+
+  /**
+   * Lets the fleet's devices publish an edge agent's results and telemetry under `root` (each
+   * device under its own thing name, telemetry under its own class). EdgeAgentComponent calls it
+   * for the fleets it is given.
+   *
+   * @internal
+   */
+  public _allowAgentTopics(root: string): void {
+    if (!this.agentTopicRoots.includes(root)) this.agentTopicRoots.push(root);
+  }
+
+  private readonly agentTopicRoots: string[] = [];
+
+  private agentTopicsStatement(iotArn: (resource: string, name: string) => string): object | undefined {
+    if (this.agentTopicRoots.length === 0) return undefined;
+    const prefix = this.thingNamePrefix;
+    return {
+      Sid: 'EdgeAgentTopics',
+      Effect: 'Allow',
+      Action: 'iot:Publish',
+      Resource: this.agentTopicRoots.flatMap((root) => {
+        const topics = new AgentTopics(root);
+        return [iotArn('topic', `${topics.results}/*/${prefix}*`), iotArn('topic', `${topics.telemetry}/${this.deviceClass}/${prefix}*`)];
+      }),
+    };
   }
 
   /** The ARN pattern of this fleet's things. */

@@ -18,10 +18,11 @@ import { createKey } from '../core/keys';
 import { retryTransient } from '../core/retries';
 import { NAME_PREFIX_MAX, NAME_PREFIX_PATTERN, unarchivedArtifactsDir } from '../core/naming';
 import { PipelineStateMachine } from '../core/state-machine';
+import { AgentTopics } from '../core/topics';
 import { ModelDescription, ModelSource } from '../compile/model-source';
 import { NeoCompilation } from '../compile/neo-compilation';
 import { CompilationVariant } from '../compile/variant';
-import { AGENT_TOPICS, AgentMode, EdgeAgentComponent } from '../device/edge-agent-component';
+import { AgentMode, EdgeAgentComponent } from '../device/edge-agent-component';
 import { CanaryEvaluation } from '../evaluate/canary-evaluation';
 import { CanaryResults } from '../evaluate/canary-results';
 import { addThresholdProblems, QualityGate, QualityThresholds } from '../evaluate/quality-gate';
@@ -72,6 +73,13 @@ export interface PipelineDeviceClass {
    * @default 100
    */
   readonly quorumPercentage?: number;
+  /**
+   * The serve-mode p90 latency above which this class's latency alarm fires (each class has its
+   * own alarm, counting only its own devices).
+   *
+   * @default - the pipeline's latencyAlarmThreshold
+   */
+  readonly latencyAlarmThreshold?: Duration;
 }
 
 /** Manual approval between the gate and the fleet. */
@@ -153,7 +161,8 @@ export interface EdgeModelPipelineProps {
    */
   readonly timeout?: Duration;
   /**
-   * The p90 latency above which the serve-mode telemetry alarm fires.
+   * The p90 latency above which a class's serve-mode latency alarm fires, for the classes that
+   * set none of their own.
    *
    * @default - the gate's maxP90Latency, else 100 ms
    */
@@ -229,7 +238,7 @@ export class EdgeModelPipeline extends Construct {
   public readonly dashboard: cloudwatch.Dashboard;
   /** The edge agent component. */
   public readonly agent: EdgeAgentComponent;
-  /** Alarms: failed runs, reverts, serve-mode latency. */
+  /** Alarms: failed runs, reverts, and serve-mode latency per device class (in class order). */
   public readonly alarms: cloudwatch.Alarm[];
   /** The key of the notification topic and the trigger's dead-letter queue (never of models, packages or tables). */
   public readonly notificationKey: kms.Key;
@@ -294,8 +303,10 @@ export class EdgeModelPipeline extends Construct {
 
     const fleets = classes.flatMap((c) => [c.canary, ...c.rings]);
     // The pipeline's own agent component: another pipeline or stack never creates the same name and version.
-    this.agent = new EdgeAgentComponent(this, 'Agent', { fleets, componentName: `${componentNamePrefix}.EdgeAgent` });
-    const results = new CanaryResults(this, 'CanaryResults', { store: this.store });
+    // Topics of their own, too: this pipeline's rules never read another pipeline's devices.
+    const topics = AgentTopics.ofPipeline(stack.stackName, props.pipelineName);
+    this.agent = new EdgeAgentComponent(this, 'Agent', { fleets, componentName: `${componentNamePrefix}.EdgeAgent`, topicRoot: topics.root });
+    const results = new CanaryResults(this, 'CanaryResults', { store: this.store, topicRoot: topics.root });
     const canaries = classes.map((c, i) => new CanaryEvaluation(this, `Canary${i}`, {
       canary: c.canary,
       results,
@@ -424,6 +435,7 @@ export class EdgeModelPipeline extends Construct {
         comment: 'The edge agent serves the chosen variant and reports latency telemetry',
         parameters: {
           'mode': AgentMode.SERVE,
+          'deviceClass': c.name,
           'runId.$': '$.runId',
           'variant.$': `$.gate.releases.${ck}.variant`,
           'modelPath.$': `States.Format('${unarchivedArtifactsDir(componentName)}/{}/{}', $.gate.releases.${ck}.componentVersion, $.gate.releases.${ck}.sha256)`,
@@ -545,56 +557,71 @@ export class EdgeModelPipeline extends Construct {
     const triggers = props.triggers ?? {};
     this.addTriggers(props, triggers, topicKey);
 
-    // Telemetry from serve mode becomes a CloudWatch metric.
-    const telemetryRole = new iam.Role(this, 'TelemetryRuleRole', {
-      assumedBy: new iam.ServicePrincipal('iot.amazonaws.com').withConditions({ StringEquals: { 'aws:SourceAccount': stack.account } }),
-      description: 'cdk-edge-model-pipeline: lets the telemetry rule put the device latency metric',
+    // Serve-mode telemetry becomes each class's latency metric; the alarms and dashboard watch it.
+    const latency = this.addTelemetry(props, topics);
+    this.alarms = this.addAlarms(props, latency);
+    this.dashboard = this.addDashboard(props, latency);
+    for (const alarm of this.alarms) alarm.addAlarmAction(new cwActions.SnsAction(this.topic));
+    this.allowAlarmsToNotify(topicKey);
+  }
+
+  /**
+   * Serve-mode telemetry (`{topicRoot}/telemetry/{class}/{thing}`, this pipeline's devices only)
+   * goes through a rule to a function that writes `DeviceLatencyP90` by Pipeline and DeviceClass
+   * (IoT's CloudWatch metric action takes no dimensions). Returns each class's metric.
+   */
+  private addTelemetry(props: EdgeModelPipelineProps, topics: AgentTopics): { [deviceClass: string]: cloudwatch.Metric } {
+    const stack = Stack.of(this);
+    const telemetry = new BundledHandler(this, 'Telemetry', {
+      handlerName: 'device-telemetry',
+      description: 'cdk-edge-model-pipeline: turns serve-mode telemetry into the device latency metric of each class',
+      timeout: Duration.seconds(10),
+      memorySize: 128,
+      environment: { PIPELINE_NAME: this.metricPipeline, DEVICE_CLASSES: props.deviceClasses.map((c) => c.name).join(',') },
     });
-    telemetryRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['cloudwatch:PutMetricData'], resources: ['*'], conditions: { StringEquals: { 'cloudwatch:namespace': 'EdgeModelPipeline' } } }));
-    acknowledge(telemetryRole, 'CLOUDWATCH_PUT_METRIC', ['Resource::*']);
-    new iot.CfnTopicRule(this, 'TelemetryRule', {
+    const rule = new iot.CfnTopicRule(this, 'TelemetryRule', {
       topicRulePayload: {
-        description: 'cdk-edge-model-pipeline: serve-mode latency p90 to CloudWatch',
-        sql: `SELECT latencyMs.p90 AS p90 FROM '${AGENT_TOPICS.telemetry}/+' WHERE kind = 'telemetry' AND inferences > 0`,
+        description: `cdk-edge-model-pipeline ${props.pipelineName}: serve-mode latency p90 by device class`,
+        sql: `SELECT latencyMs.p90 AS p90, inferences, topic(${topics.level(2)}) AS deviceClass, topic(${topics.level(3)}) AS thingName FROM '${topics.telemetry}/+/+' WHERE kind = 'telemetry' AND inferences > 0`,
         awsIotSqlVersion: '2016-03-23',
         ruleDisabled: false,
-        actions: [{ cloudwatchMetric: { metricNamespace: 'EdgeModelPipeline', metricName: 'DeviceLatencyP90', metricUnit: 'Milliseconds', metricValue: '${p90}', roleArn: telemetryRole.roleArn } }],
+        actions: [{ lambda: { functionArn: telemetry.function.functionArn } }],
       },
     });
+    telemetry.function.addPermission('FromTelemetryRule', {
+      principal: new iam.ServicePrincipal('iot.amazonaws.com'),
+      sourceArn: rule.attrArn,
+      sourceAccount: stack.account,
+    });
+    return Object.fromEntries(props.deviceClasses.map((c) => [c.name, new cloudwatch.Metric({
+      namespace: 'EdgeModelPipeline',
+      metricName: 'DeviceLatencyP90',
+      statistic: 'Average',
+      period: Duration.minutes(5),
+      dimensionsMap: { Pipeline: this.metricPipeline, DeviceClass: c.name },
+    })]));
+  }
 
-    // Dashboard and alarms.
-    const m = (metricName: string, statistic = 'Sum', dimensionsMap?: Record<string, string>) =>
-      new cloudwatch.Metric({ namespace: 'EdgeModelPipeline', metricName, statistic, period: Duration.minutes(5), dimensionsMap });
-    const latency = new cloudwatch.Metric({ namespace: 'EdgeModelPipeline', metricName: 'DeviceLatencyP90', statistic: 'Average', period: Duration.minutes(5) });
-    const alarmMs = props.latencyAlarmThreshold?.toMilliseconds({ integral: false }) ?? props.thresholds.maxP90Latency?.toMilliseconds({ integral: false }) ?? 100;
-    this.alarms = [
-      new cloudwatch.Alarm(this, 'FailedRuns', {
-        alarmDescription: `${props.pipelineName}: a pipeline run failed`,
-        metric: this.stateMachine.metricFailed({ period: Duration.minutes(5) }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-      new cloudwatch.Alarm(this, 'Reverts', {
-        alarmDescription: `${props.pipelineName}: a rollout was reverted`,
-        // A plain metric: CloudWatch alarms cannot watch SEARCH expressions.
-        metric: m('Reverts', 'Sum', { Pipeline: this.metricPipeline }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-      new cloudwatch.Alarm(this, 'LatencyRegression', {
-        alarmDescription: `${props.pipelineName}: devices report a p90 latency above ${alarmMs} ms in serve mode`,
-        metric: latency,
-        threshold: alarmMs,
-        evaluationPeriods: 3,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  /** Failed runs, reverts, and one latency alarm per class at that class's threshold. */
+  private addAlarms(props: EdgeModelPipelineProps, latency: { [deviceClass: string]: cloudwatch.Metric }): cloudwatch.Alarm[] {
+    const alarmOf = (id: string, description: string, metric: cloudwatch.IMetric, threshold: number, evaluationPeriods: number, comparisonOperator: cloudwatch.ComparisonOperator) =>
+      new cloudwatch.Alarm(this, id, { alarmDescription: `${props.pipelineName}: ${description}`, metric, threshold, evaluationPeriods, comparisonOperator, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING });
+    const atLeastOne = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD;
+    return [
+      alarmOf('FailedRuns', 'a pipeline run failed', this.stateMachine.metricFailed({ period: Duration.minutes(5) }), 1, 1, atLeastOne),
+      // A plain metric: CloudWatch alarms cannot watch SEARCH expressions.
+      alarmOf('Reverts', 'a rollout was reverted', this.metric('Reverts', 'Sum', { Pipeline: this.metricPipeline }), 1, 1, atLeastOne),
+      ...props.deviceClasses.map((c, i) => {
+        const ms = latencyAlarmMs(props, c);
+        return alarmOf(i === 0 ? 'LatencyRegression' : `LatencyRegression${i}`, `${c.name} devices report a p90 latency above ${ms} ms in serve mode`,
+          latency[c.name], ms, 3, cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD);
       }),
     ];
-    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+  }
+
+  private addDashboard(props: EdgeModelPipelineProps, latency: { [deviceClass: string]: cloudwatch.Metric }): cloudwatch.Dashboard {
+    const m = (metricName: string, statistic: string, dimensionsMap: Record<string, string>) => this.metric(metricName, statistic, dimensionsMap);
+    return new cloudwatch.Dashboard(this, 'Dashboard', {
       widgets: [
         [
           new cloudwatch.GraphWidget({ title: 'Runs', left: [this.stateMachine.metricStarted(), this.stateMachine.metricSucceeded(), this.stateMachine.metricFailed()], width: 12 }),
@@ -617,13 +644,20 @@ export class EdgeModelPipeline extends Construct {
         [
           new cloudwatch.GraphWidget({ title: 'Gate verdicts', left: [m('GatePassed', 'Sum', { Pipeline: this.metricPipeline }), m('GateFailed', 'Sum', { Pipeline: this.metricPipeline })], width: 8 }),
           new cloudwatch.GraphWidget({ title: 'Rollouts reverted', left: [this.alarms[1].metric], width: 8 }),
-          new cloudwatch.GraphWidget({ title: 'Device latency p90 (serve mode)', left: [latency], width: 8, leftAnnotations: [{ value: alarmMs, label: 'alarm' }] }),
+          new cloudwatch.GraphWidget({
+            title: 'Device latency p90 (serve mode), by class',
+            left: Object.entries(latency).map(([name, metric]) => metric.with({ label: name })),
+            width: 8,
+            leftAnnotations: props.deviceClasses.map((c) => ({ value: latencyAlarmMs(props, c), label: `${c.name} alarm` })),
+          }),
         ],
         [new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 })],
       ],
     });
-    for (const alarm of this.alarms) alarm.addAlarmAction(new cwActions.SnsAction(this.topic));
-    this.allowAlarmsToNotify(topicKey);
+  }
+
+  private metric(metricName: string, statistic: string, dimensionsMap: Record<string, string>): cloudwatch.Metric {
+    return new cloudwatch.Metric({ namespace: 'EdgeModelPipeline', metricName, statistic, period: Duration.minutes(5), dimensionsMap });
   }
 
   /**
@@ -835,6 +869,12 @@ export class EdgeModelPipeline extends Construct {
     if (!this.approvalHandler) throw new Error(`${this.node.path}: this pipeline has no approval step; set the approval prop`);
     return this.approvalHandler.function.grantInvoke(grantee);
   }
+}
+
+/** The p90 latency (ms) over which a class's latency alarm fires. */
+function latencyAlarmMs(props: EdgeModelPipelineProps, c: PipelineDeviceClass): number {
+  const threshold = c.latencyAlarmThreshold ?? props.latencyAlarmThreshold ?? props.thresholds.maxP90Latency;
+  return threshold?.toMilliseconds({ integral: false }) ?? 100;
 }
 
 function validate(scope: Construct, props: EdgeModelPipelineProps, timeout: Duration): void {

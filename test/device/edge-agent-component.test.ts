@@ -75,7 +75,44 @@ describe('EdgeAgentComponent', () => {
     const { stack } = setup();
     const doc = JSON.stringify(Template.fromStack(stack).findResources('AWS::IoT::Policy'));
     expect(doc).toContain(':topic/edge-model-pipeline/results/*/cam-jn-*');
-    expect(doc).toContain(':topic/edge-model-pipeline/telemetry/cam-jn-*');
+    expect(doc).toContain(':topic/edge-model-pipeline/telemetry/jetson-nano/cam-jn-*');
+  });
+
+  test('a topic root of its own: the recipe, IPC access and the fleet\'s IoT policy all use it', () => {
+    const stack = new Stack(new App(), 'Test');
+    const store = new ArtifactStore(stack, 'Store');
+    const fleet = new EdgeFleet(stack, 'Fleet', { deviceClass: 'jetson-nano', thingNamePrefix: 'cam-jn-', store });
+    new EdgeFleet(stack, 'Other', { deviceClass: 'rasp4b', thingNamePrefix: 'pi-', store });
+    const agent = new EdgeAgentComponent(stack, 'Agent', { fleets: [fleet], topicRoot: 'edge-model-pipeline/Prod/cams' });
+    expect(agent.topicRoot).toBe('edge-model-pipeline/Prod/cams');
+    const recipe = recipeOf(stack) as unknown as { ComponentConfiguration: { DefaultConfiguration: Record<string, unknown> } };
+    const config = recipe.ComponentConfiguration.DefaultConfiguration as { topicRoot: string; accessControl: Record<string, Record<string, { resources: string[] }>> };
+    expect(config.topicRoot).toBe('edge-model-pipeline/Prod/cams');
+    expect(Object.values(config.accessControl['aws.greengrass.ipc.mqttproxy'])[0].resources).toEqual(['edge-model-pipeline/Prod/cams/results/*', 'edge-model-pipeline/Prod/cams/telemetry/*']);
+    expect(recipeOf(stack).Manifests[0].Lifecycle.Run.Script).toContain('--topic-root "{configuration:/topicRoot}" --device-class "{configuration:/deviceClass}"');
+    const policies = Template.fromStack(stack).findResources('AWS::IoT::Policy');
+    const policyOf = (fleetId: string) => JSON.stringify(Object.entries(policies).find(([id]) => id.startsWith(fleetId))![1]);
+    expect(policyOf('Fleet')).toContain(':topic/edge-model-pipeline/Prod/cams/results/*/cam-jn-*');
+    expect(policyOf('Fleet')).toContain(':topic/edge-model-pipeline/Prod/cams/telemetry/jetson-nano/cam-jn-*');
+    // A fleet that runs no agent may publish no agent topic at all.
+    expect(policyOf('Other')).not.toContain('EdgeAgentTopics');
+  });
+
+  test('addFleet lets a fleet run the agent later: the download and its topics', () => {
+    const stack = new Stack(new App(), 'Test');
+    const store = new ArtifactStore(stack, 'Store');
+    const agent = new EdgeAgentComponent(stack, 'Agent', { topicRoot: 'edge-model-pipeline/Prod/cams' });
+    agent.addFleet(new EdgeFleet(stack, 'Fleet', { deviceClass: 'rasp4b', thingNamePrefix: 'pi-', store }));
+    const t = Template.fromStack(stack);
+    expect(JSON.stringify(t.findResources('AWS::IoT::Policy'))).toContain(':topic/edge-model-pipeline/Prod/cams/telemetry/rasp4b/pi-*');
+    expect(JSON.stringify(t.findResources('AWS::IAM::Policy'))).toMatch(/"Action":"s3:GetObject","Effect":"Allow","Resource":\{"Fn::Join":\["",\["arn:",\{"Ref":"AWS::Partition"\},":s3:::",\{"Fn::Sub":"cdk-[a-z0-9]+-assets-/);
+  });
+
+  test('a topic root with wildcards, a leading $ or too many levels is refused, naming it', () => {
+    for (const topicRoot of ['a/+/b', 'a/#', '$aws/x', '/a', 'a/b/c/d/e', '']) {
+      const stack = new Stack(new App(), 'Test');
+      expect(() => new EdgeAgentComponent(stack, 'Agent', { topicRoot })).toThrow(/topicRoot/);
+    }
   });
 
   test('fails on a zero iteration count', () => {

@@ -127,7 +127,7 @@ describe('EdgeModelPipeline resources', () => {
     expect(() => pipeline.grantApprove(new iam.Role(s.stack, 'R', { assumedBy: new iam.AccountRootPrincipal() }))).toThrow('this pipeline has no approval step; set the approval prop');
   });
 
-  test('logs at ALL to an encrypted log group, X-Ray on, an encrypted topic, and three alarms that notify it', () => {
+  test('logs at ALL to an encrypted log group, X-Ray on, an encrypted topic, and alarms that notify it (failed runs, reverts, one latency alarm per class)', () => {
     const s = setup();
     s.pipeline();
     const t = Template.fromStack(s.stack);
@@ -170,5 +170,37 @@ describe('EdgeModelPipeline resources', () => {
     const withApproval = widgets(true);
     expect(withApproval).toContain('\\"Stage\\",\\"Approval\\"');
     expect(withApproval).toContain('\\"Outcome\\",\\"APPROVAL_REJECTED\\"');
+  });
+
+  test('each class has its own latency alarm at its own threshold, counting only its own devices of this pipeline', () => {
+    const s = setup(({ fleet }) => ({
+      thresholds: { minAccuracy: 0.9, maxP90Latency: Duration.millis(40) },
+      deviceClasses: [
+        { name: 'rasp4b', platform: { os: ComponentOs.LINUX, architecture: ComponentArchitecture.AARCH64 }, variants: [{ name: 'rasp4b', target: CompilationTarget.device(TargetDevice.RASP4B) }],
+          canary: fleet('rasp4b', 'pi-canary2'), rings: [fleet('rasp4b', 'pi-ring2')], datasetPath: '/opt/data/dataset.json', latencyAlarmThreshold: Duration.millis(250) },
+        { name: 'jetson-nano', platform: { os: ComponentOs.LINUX, architecture: ComponentArchitecture.AARCH64 }, variants: [{ name: 'jn', target: CompilationTarget.device(TargetDevice.JETSON_NANO) }],
+          canary: fleet('jetson-nano', 'jn-canary'), rings: [fleet('jetson-nano', 'jn-ring1')], datasetPath: '/opt/data/dataset.json' },
+      ],
+    }));
+    s.pipeline();
+    const t = Template.fromStack(s.stack);
+    const latency = Object.values(t.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'DeviceLatencyP90' } })).map((a) => a.Properties);
+    expect(latency.map((a) => [a.Dimensions, a.Threshold])).toEqual([
+      [[{ Name: 'DeviceClass', Value: 'rasp4b' }, { Name: 'Pipeline', Value: 'Test/cams' }], 250],
+      // No threshold of its own: the gate's p90 limit.
+      [[{ Name: 'DeviceClass', Value: 'jetson-nano' }, { Name: 'Pipeline', Value: 'Test/cams' }], 40],
+    ]);
+    // The telemetry rule reads this pipeline's root only and passes the class and thing from the topic.
+    t.hasResourceProperties('AWS::IoT::TopicRule', { TopicRulePayload: {
+      Sql: "SELECT latencyMs.p90 AS p90, inferences, topic(5) AS deviceClass, topic(6) AS thingName FROM 'edge-model-pipeline/Test/cams/telemetry/+/+' WHERE kind = 'telemetry' AND inferences > 0",
+    } });
+    t.hasResourceProperties('AWS::IoT::TopicRule', { TopicRulePayload: { Sql: "SELECT *, topic(5) AS topicRunId, topic(6) AS topicThing FROM 'edge-model-pipeline/Test/cams/results/+/+'" } });
+    const fn = Object.values(t.findResources('AWS::Lambda::Function')).map((f) => f.Properties).find((f) => String(f.Description).includes('device latency metric'));
+    expect(fn.Environment.Variables).toMatchObject({ PIPELINE_NAME: 'Test/cams', DEVICE_CLASSES: 'rasp4b,jetson-nano' });
+    // Each class's devices may publish telemetry under their own class only.
+    const policies = JSON.stringify(t.findResources('AWS::IoT::Policy'));
+    expect(policies).toContain(':topic/edge-model-pipeline/Test/cams/telemetry/rasp4b/rasp4b-*');
+    expect(policies).toContain(':topic/edge-model-pipeline/Test/cams/telemetry/jetson-nano/jetson-nano-*');
+    expect(policies).not.toContain(':topic/edge-model-pipeline/telemetry/');
   });
 });

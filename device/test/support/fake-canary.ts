@@ -13,6 +13,10 @@ import { expectValidRequest } from '../../../test/support/aws-model';
 import { asFunction, authorizeCommand, env } from '../../../test/support/iam/caller';
 import { MemoryTable } from '../../../test/support/memory-table';
 import { TaskHandler } from '../../../test/support/state-machine';
+import { deliveredEvent, deployedTopicRoot } from '../../../test/support/iot-rules';
+import { resultTopic } from '../../src/publish';
+
+const COLLECTOR = /ResultsCollector[0-9A-F]{8}$/;
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 const DIGITS = path.join(FIXTURES, 'digits');
@@ -112,11 +116,17 @@ export class FakeCanary {
         await control({ op: 'attach', ...event }, store(), clients);
         // The devices run the agent for real and publish; the topic rule hands each result to the collector.
         const group = (await store().state(event.runId, event.variant))!.group;
+        // Each device publishes where its deployed agent's configuration says (the agent's own resultTopic).
+        const deployed = this.deployments.filter((d) => String(d.TargetArn).endsWith(`/${group}`)).at(-1);
+        const root = deployed ? deployedTopicRoot(deployed.Components as Record<string, unknown>) : undefined;
         for (const thing of this.reporting[event.variant] ?? this.devicesOf(group)) {
           const doc = await deviceResult(thing, event.variant, event.runId);
-          // The topic rule invokes the collector: its code runs as the collector function.
+          // The topic rule that reads the device's topic invokes the collector with what its SQL selects;
+          // the collector's code runs as the collector function.
+          const delivered = root === undefined ? { ...doc, topicRunId: doc.runId, topicThing: thing }
+            : deliveredEvent(COLLECTOR, resultTopic(root, doc.runId, thing), doc as never);
           for (let i = 0; i < (this.reportTwice ? 2 : 1); i++) {
-            await asFunction(/ResultsCollector[0-9A-F]{8}$/, () => collect({ ...doc, topicRunId: doc.runId, topicThing: thing } as never, {
+            await asFunction(COLLECTOR, () => collect(delivered as never, {
               store: store(), s3: this.s3, sfn: this.sfn, bucket: env('STORE_BUCKET', 'storec1f82936'), prefix: env('REPORT_PREFIX', 'reports/'),
             }));
           }
