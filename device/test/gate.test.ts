@@ -2,12 +2,12 @@
  * @jest-environment ./test/support/native-environment.js
  */
 import * as path from 'node:path';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { runBenchmark } from '../src/benchmark';
 import { BenchmarkResult } from '../src/result';
 import { chooseVariant, judgeVariant, Thresholds } from '../../lambda/quality-gate/gate';
-import { decide, gate } from '../../lambda/quality-gate/index';
+import { decide, gate, MAX_RESULTS_BYTES } from '../../lambda/quality-gate/index';
 import { renderHtml } from '../../lambda/quality-gate/report';
 import { FIXTURES } from '../../test/support/archives';
 
@@ -120,6 +120,32 @@ describe('the quality gate on real canary results', () => {
     expect(keys).toEqual(['reports/digits-v7/report.json', 'reports/digits-v7/report.html']);
     const passing = await gate({ ...event, classes: [event.classes[0]] }, 'store', 'reports/', new S3Client({}));
     expect(passing).toMatchObject({ pass: true, chosen: { 'x86-gateway': 'onnx' }, htmlReportS3Uri: 's3://store/reports/digits-v7/report.html' });
+    s3.restore();
+  });
+
+  test('reads each canary\'s results from the store, its own run\'s documents only, within bounds', async () => {
+    const s3 = mockClient(S3Client);
+    s3.on(PutObjectCommand).resolves({});
+    const documents: Record<string, string> = {
+      'reports/digits-v7/canary-results/onnx.json': JSON.stringify({ results: good }),
+      'reports/digits-v7/canary-results/huge.json': 'x',
+      'reports/digits-v7/canary-results/empty.json': JSON.stringify({ reported: 0 }),
+    };
+    s3.on(GetObjectCommand).callsFake((input: { Key: string }) => ({
+      ContentLength: input.Key.endsWith('huge.json') ? MAX_RESULTS_BYTES + 1 : Buffer.byteLength(documents[input.Key]),
+      Body: { transformToString: async () => documents[input.Key] },
+    }));
+    const event = (uri: string) => ({ runId: 'digits-v7', thresholds: THRESHOLDS, classes: [{ deviceClass: 'x86-gateway', variants: [{ variant: 'onnx', resultsS3Uri: uri }] }] });
+    const passing = await gate(event('s3://store/reports/digits-v7/canary-results/onnx.json'), 'store', 'reports/', new S3Client({}));
+    expect(passing).toMatchObject({ pass: true, classes: [{ variants: [{ variant: "onnx", devices: good.length }] }] });
+    for (const [uri, why] of [
+      ['s3://store/reports/another-run/canary-results/onnx.json', /is not a results document of run digits-v7/],
+      ['s3://elsewhere/reports/digits-v7/canary-results/onnx.json', /is not a results document of run digits-v7 in s3:\/\/store\/reports\//],
+      ['s3://store/reports/digits-v7/canary-results/huge.json', /holds 33554433 bytes, more than the 33554432 the gate reads/],
+      ['s3://store/reports/digits-v7/canary-results/empty.json', /has no results list/],
+    ] as const) {
+      await expect(gate(event(uri), 'store', 'reports/', new S3Client({}))).rejects.toMatchObject({ name: 'GateInputInvalid', message: expect.stringMatching(why) });
+    }
     s3.restore();
   });
 

@@ -1,9 +1,9 @@
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { SendTaskHeartbeatCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { SendTaskHeartbeatCommand, SFNClient } from '@aws-sdk/client-sfn';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import schema from '../../device/schema/benchmark-result.schema.json';
-import { CanaryStore, outcome, ReportSummary } from '../shared/canary-store';
+import { CanaryStore, completeWhenReported, ReportSummary, ResultsStore } from '../shared/canary-store';
 import { log } from '../shared/log';
 
 const ajv = new Ajv2020({ allErrors: true, strict: true });
@@ -18,12 +18,9 @@ export interface ResultMessage extends Record<string, unknown> {
 
 export type Outcome = 'accepted' | 'completed' | 'duplicate' | 'late' | 'rejected';
 
-export interface CollectorDeps {
+export interface CollectorDeps extends ResultsStore {
   readonly store: CanaryStore;
-  readonly s3: S3Client;
   readonly sfn: SFNClient;
-  readonly bucket: string;
-  readonly prefix: string;
 }
 
 /** One line of CloudWatch Embedded Metric Format: a rejected result, by reason. */
@@ -86,30 +83,42 @@ export async function collect(message: ResultMessage, deps: CollectorDeps): Prom
     return 'rejected';
   }
   if (state.state !== 'OPEN') {
+    // Closed: by the timeout, or by a completion whose task may still be waiting (this is its retry).
+    if (await completeWhenReported(deps.store, deps.sfn, deps, state)) return 'completed';
     log('INFO', 'late result ignored: the canary is closed', { runId, variant, thingName });
     return 'late';
   }
-  if (!(await deps.store.isExpected(runId, variant, thingName))) {
+  const shard = await deps.store.shardOf(runId, variant, thingName);
+  if (shard === undefined) {
     countRejected('device is not in the canary group', { runId, variant, thingName, group: state.group });
     await deps.store.reject(runId, variant);
     return 'rejected';
   }
   const key = `${deps.prefix}${runId}/canary/${variant}/${thingName}.json`;
   await deps.s3.send(new PutObjectCommand({ Bucket: deps.bucket, Key: key, Body: JSON.stringify(doc), ContentType: 'application/json' }));
-  const after = await deps.store.record(runId, variant, summarize(doc, `s3://${deps.bucket}/${key}`));
-  if (!after) {
-    log('INFO', 'duplicate or late result ignored', { runId, variant, thingName });
+  const recorded = await deps.store.record(runId, variant, shard, summarize(doc, `s3://${deps.bucket}/${key}`));
+  // A duplicate still completes the task: it may be the retry of a delivery that failed after storing.
+  if (recorded.state && (await completeWhenReported(deps.store, deps.sfn, deps, recorded.state))) return 'completed';
+  if (!recorded.first) {
+    log('INFO', 'duplicate result ignored', { runId, variant, thingName });
     return 'duplicate';
   }
-  log('INFO', 'result accepted', { runId, variant, thingName, status: doc.status, reported: after.reported, expected: after.expected });
-  if (after.token) {
-    if (after.reported >= after.expected && (await deps.store.close(runId, variant))) {
-      await deps.sfn.send(new SendTaskSuccessCommand({ taskToken: after.token, output: JSON.stringify(await outcome(deps.store, after)) }));
-      return 'completed';
-    }
-    await deps.sfn.send(new SendTaskHeartbeatCommand({ taskToken: after.token }));
-  }
+  log('INFO', 'result accepted', { runId, variant, thingName, status: doc.status, shard, expected: state.expected });
+  if (state.token) await heartbeat(deps.sfn, state.token, { runId, variant, thingName });
   return 'accepted';
+}
+
+/**
+ * Tells the waiting task that a device reported. Best effort: with a large
+ * group reporting at once, Step Functions throttles heartbeats, and the
+ * report is stored either way; the next report heartbeats again.
+ */
+async function heartbeat(sfn: SFNClient, token: string, fields: Record<string, unknown>): Promise<void> {
+  try {
+    await sfn.send(new SendTaskHeartbeatCommand({ taskToken: token }));
+  } catch (err) {
+    log('WARN', 'heartbeat not sent; the report is stored', { ...fields, error: (err as Error).name });
+  }
 }
 
 let deps: CollectorDeps | undefined;

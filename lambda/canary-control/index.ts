@@ -1,6 +1,7 @@
 import { IoTClient, ListThingsInThingGroupCommand } from '@aws-sdk/client-iot';
 import { SFNClient, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
-import { CanaryStore, outcome } from '../shared/canary-store';
+import { S3Client } from '@aws-sdk/client-s3';
+import { CanaryStore, completeWhenReported, handOff, outcome, ResultsStore, someNames } from '../shared/canary-store';
 import { NamedError } from '../shared/errors';
 import { log } from '../shared/log';
 
@@ -27,6 +28,8 @@ export type ControlEvent = RegisterEvent | AttachEvent | CloseEvent;
 export interface Clients {
   readonly iot: IoTClient;
   readonly sfn: SFNClient;
+  /** Where the canaries' results are written for the gate. */
+  readonly results: ResultsStore;
 }
 
 async function listThings(iot: IoTClient, group: string): Promise<string[]> {
@@ -67,38 +70,40 @@ export async function control(event: ControlEvent, store: CanaryStore, clients: 
         // A re-run of this run id: the canary closed in an earlier attempt, and its results stand.
         const result = await outcome(store, state);
         if (result.reported < state.quorum) {
-          throw new NamedError(CANARY_NO_QUORUM, `the canary of run ${event.runId} variant ${event.variant} closed in an earlier attempt with ${result.reported} of ${result.expected} devices reported, ${state.quorum} needed; missing: ${result.missing.join(', ') || 'none'}`);
+          throw new NamedError(CANARY_NO_QUORUM, `the canary of run ${event.runId} variant ${event.variant} closed in an earlier attempt with ${result.reported} of ${result.expected} devices reported, ${state.quorum} needed; missing: ${someNames(result.missing)}`);
         }
         log('INFO', 'canary closed in an earlier attempt: its results are reused', { runId: event.runId, variant: event.variant, reported: result.reported });
-        await clients.sfn.send(new SendTaskSuccessCommand({ taskToken: event.token, output: JSON.stringify(result) }));
+        await clients.sfn.send(new SendTaskSuccessCommand({ taskToken: event.token, output: JSON.stringify(await handOff(result, clients.results)) }));
+        await store.forgetToken(event.runId, event.variant, event.token);
         return { waiting: false, reused: true };
       }
-      if (state.state === 'OPEN' && state.reported >= state.expected && (await store.close(event.runId, event.variant))) {
-        // Every device reported before the state machine started waiting.
-        await clients.sfn.send(new SendTaskSuccessCommand({ taskToken: event.token, output: JSON.stringify(await outcome(store, state)) }));
-      }
+      // Every device may have reported before the state machine started waiting.
+      await completeWhenReported(store, clients.sfn, clients.results, state);
       return { waiting: true };
     }
     case 'close': {
       const state = await store.state(event.runId, event.variant);
       if (!state) throw new NamedError(CANARY_INPUT_INVALID, `no canary is registered for run ${event.runId} variant ${event.variant}`);
       await store.close(event.runId, event.variant);
+      // The task this token belongs to timed out: nothing completes it any more.
+      if (state.token) await store.forgetToken(event.runId, event.variant, state.token);
       const result = await outcome(store, state);
       if (result.reported < state.quorum) {
-        throw new NamedError(CANARY_NO_QUORUM, `${result.reported} of ${result.expected} canary devices of ${state.deviceClass} reported before the timeout, ${state.quorum} needed; missing: ${result.missing.join(', ') || 'none'}`);
+        throw new NamedError(CANARY_NO_QUORUM, `${result.reported} of ${result.expected} canary devices of ${state.deviceClass} reported before the timeout, ${state.quorum} needed; missing: ${someNames(result.missing)}`);
       }
-      log('WARN', 'canary timed out with a quorum', { runId: event.runId, variant: event.variant, reported: result.reported, expected: result.expected, missing: result.missing });
-      return result;
+      log('WARN', 'canary timed out with a quorum', { runId: event.runId, variant: event.variant, reported: result.reported, expected: result.expected, missing: someNames(result.missing) });
+      return handOff(result, clients.results);
     }
     default:
       throw new NamedError(CANARY_INPUT_INVALID, `op ${JSON.stringify((event as { op?: unknown })?.op ?? null)} is not one of register, attach, close`);
   }
 }
 
-const clients: Clients = { iot: new IoTClient({}), sfn: new SFNClient({}) };
+let clients: Clients | undefined;
 
 export async function handler(event: ControlEvent): Promise<unknown> {
-  const table = process.env.CANARY_TABLE;
-  if (!table) throw new Error('CANARY_TABLE must be set');
+  const { CANARY_TABLE: table, STORE_BUCKET: bucket, REPORT_PREFIX: prefix } = process.env;
+  if (!table || !bucket || prefix === undefined) throw new Error('CANARY_TABLE, STORE_BUCKET and REPORT_PREFIX must be set');
+  clients ??= { iot: new IoTClient({}), sfn: new SFNClient({}), results: { s3: new S3Client({}), bucket, prefix } };
   return control(event, new CanaryStore(table), clients);
 }

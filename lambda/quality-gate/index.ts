@@ -1,4 +1,5 @@
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { parseS3Uri } from '../shared/s3-uri';
 import { NamedError } from '../shared/errors';
 import { log } from '../shared/log';
 import { countsByClass } from '../shared/metrics';
@@ -7,15 +8,26 @@ import { renderHtml, RunReport } from './report';
 
 export const GATE_FAILED = 'QualityGateFailed';
 
+/** One variant's canary: its results inline, or where the canary wrote them (what the pipeline passes). */
+export interface GateVariant {
+  readonly variant: string;
+  readonly componentVersion?: string;
+  readonly sha256?: string;
+  readonly sizeBytes?: number | null;
+  readonly results?: DeviceResult[];
+  /** A canary's results document (`{ results: [...] }`) under the store's reports prefix. */
+  readonly resultsS3Uri?: string;
+}
+
 /** The event of the QualityGate state: every class's canary results, variant by variant. */
 export interface GateEvent {
   readonly runId: string;
   readonly thresholds: Thresholds;
-  readonly classes: {
-    readonly deviceClass: string;
-    readonly variants: { readonly variant: string; readonly componentVersion?: string; readonly sha256?: string; readonly sizeBytes?: number | null; readonly results: DeviceResult[] }[];
-  }[];
+  readonly classes: { readonly deviceClass: string; readonly variants: GateVariant[] }[];
 }
+
+/** The largest results document the gate reads: about 40,000 devices' results. */
+export const MAX_RESULTS_BYTES = 32 * 1024 * 1024;
 
 export interface GateResult {
   readonly pass: boolean;
@@ -52,7 +64,7 @@ export function normalizeThresholds(t: Partial<Thresholds>): Thresholds {
 
 export function decide(event: GateEvent, now = new Date()): RunReport {
   const thresholds = normalizeThresholds(event.thresholds);
-  const classes = event.classes.map((c) => chooseVariant(c.deviceClass, c.variants.map((v) => judgeVariant(v.variant, v.results, thresholds, v.sizeBytes ?? null))));
+  const classes = event.classes.map((c) => chooseVariant(c.deviceClass, c.variants.map((v) => judgeVariant(v.variant, v.results ?? [], thresholds, v.sizeBytes ?? null))));
   return { schemaVersion: 1, runId: event.runId, generatedAt: now.toISOString(), pass: classes.every((c) => c.pass), thresholds, classes };
 }
 
@@ -65,7 +77,7 @@ export async function gate(event: GateEvent, bucket: string, prefix: string, cli
   if (!event || !Array.isArray(event.classes) || event.classes.length === 0 || !event.thresholds) {
     throw new NamedError('GateInputInvalid', 'the gate needs thresholds and at least one class with its canary results');
   }
-  const report = decide(event, now);
+  const report = decide(await withResults(event, bucket, prefix, client), now);
   const base = `${prefix}${event.runId}/`;
   await client.send(new PutObjectCommand({ Bucket: bucket, Key: `${base}report.json`, Body: JSON.stringify(report, null, 2), ContentType: 'application/json' }));
   await client.send(new PutObjectCommand({ Bucket: bucket, Key: `${base}report.html`, Body: renderHtml(report), ContentType: 'text/html; charset=utf-8' }));
@@ -94,6 +106,37 @@ export async function gate(event: GateEvent, bucket: string, prefix: string, cli
     throw new NamedError(GATE_FAILED, `${why}. Report: ${result.htmlReportS3Uri}`);
   }
   return result;
+}
+
+/**
+ * The event with every variant's results inline: a variant that names a
+ * results document has it read from the store (its own reports prefix only,
+ * at most {@link MAX_RESULTS_BYTES}).
+ */
+export async function withResults(event: GateEvent, bucket: string, prefix: string, client: S3Client): Promise<GateEvent> {
+  const classes = [];
+  for (const c of event.classes) {
+    const variants = [];
+    for (const v of c.variants ?? []) {
+      if (v.results !== undefined || v.resultsS3Uri === undefined) {
+        variants.push(v);
+        continue;
+      }
+      const where = parseS3Uri(v.resultsS3Uri);
+      if (!where || where.bucket !== bucket || !where.key.startsWith(`${prefix}${event.runId}/`)) {
+        throw new NamedError('GateInputInvalid', `${c.deviceClass} ${v.variant}: resultsS3Uri ${JSON.stringify(v.resultsS3Uri)} is not a results document of run ${event.runId} in s3://${bucket}/${prefix}`);
+      }
+      const out = await client.send(new GetObjectCommand({ Bucket: where.bucket, Key: where.key }));
+      if ((out.ContentLength ?? 0) > MAX_RESULTS_BYTES) {
+        throw new NamedError('GateInputInvalid', `${c.deviceClass} ${v.variant}: ${v.resultsS3Uri} holds ${out.ContentLength} bytes, more than the ${MAX_RESULTS_BYTES} the gate reads`);
+      }
+      const doc = JSON.parse(await out.Body!.transformToString()) as { results?: unknown };
+      if (!Array.isArray(doc.results)) throw new NamedError('GateInputInvalid', `${c.deviceClass} ${v.variant}: ${v.resultsS3Uri} has no results list`);
+      variants.push({ ...v, results: doc.results as DeviceResult[] });
+    }
+    classes.push({ ...c, variants });
+  }
+  return { ...event, classes };
 }
 
 export async function handler(event: GateEvent): Promise<GateResult> {

@@ -210,10 +210,11 @@ export class CanaryEvaluation extends sfn.StateMachineFragment {
         'variant.$': '$.candidate.variant',
         'componentVersion.$': '$.candidate.componentVersion',
         'sha256.$': '$.candidate.sha256',
-        'results.$': '$.outcome.results',
+        'resultsS3Uri.$': '$.outcome.resultsS3Uri',
         'expected.$': '$.outcome.expected',
         'reported.$': '$.outcome.reported',
         'missing.$': '$.outcome.missing',
+        'missingCount.$': '$.outcome.missingCount',
       },
     });
 

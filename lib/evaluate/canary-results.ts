@@ -101,10 +101,16 @@ export class CanaryResults extends Construct {
       description: 'cdk-edge-model-pipeline: opens, waits on and closes canary evaluations',
       timeout: Duration.seconds(30),
       memorySize: 256,
-      environment: { CANARY_TABLE: this.table.tableName },
+      environment: {
+        CANARY_TABLE: this.table.tableName,
+        STORE_BUCKET: props.store.bucket.bucketName,
+        REPORT_PREFIX: ArtifactStore.REPORT_PREFIX,
+      },
     });
     this.controlFunction = this._control.function;
     this.grantTableActions(this._control.role, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query');
+    // Both write a canary's results for the gate (a state's data is too small for them).
+    props.store.grantWrite(this._control.role, ArtifactStore.REPORT_PREFIX);
 
     const ruleRole = new iam.Role(this, 'RuleRole', {
       assumedBy: new iam.ServicePrincipal('iot.amazonaws.com').withConditions({ StringEquals: { 'aws:SourceAccount': Stack.of(this).account } }),

@@ -143,6 +143,8 @@ export class QualityGate extends sfn.StateMachineFragment {
       environment: { STORE_BUCKET: props.store.bucket.bucketName, REPORT_PREFIX: ArtifactStore.REPORT_PREFIX, ...(props.pipelineName ? { PIPELINE_NAME: props.pipelineName } : {}) },
     });
     props.store.grantWrite(fn.role, ArtifactStore.REPORT_PREFIX);
+    // The canaries' results documents: the gate reads the keys it is handed.
+    props.store.grantObjectsRead(fn.role, ArtifactStore.REPORT_PREFIX);
     const baseline = t.baseline ?? AccuracyBaseline.measuredOnDevice();
     const gate = fn.invoke(this, 'QualityGate', {
       comment: 'Accuracy, parity, latency, memory and compatibility, per device class',

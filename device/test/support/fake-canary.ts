@@ -37,7 +37,6 @@ export async function deviceResult(thingName: string, variant: string, runId: st
  * recorded, devices that run the agent for real and report (or stay silent).
  */
 export class FakeCanary {
-  public readonly canaryTable = new MemoryTable();
   public readonly deployments: Record<string, unknown>[] = [];
   public readonly canceled: string[] = [];
   public readonly reports = new Map<string, string>();
@@ -47,13 +46,20 @@ export class FakeCanary {
   /** Every device publishes its result twice (MQTT delivers at least once). */
   public reportTwice = false;
   /** A stand-in S3 client (not a class-wide mock, so it can live beside other S3 fakes): it keeps what is put. */
-  private readonly s3 = { send: async (cmd: { constructor: { name: string }; input: { Key: string; Body: string } }) => {
+  private readonly s3 = { send: async (cmd: { constructor: { name: string }; input: { Bucket: string; Key: string; Body: string } }) => {
     await authorizeCommand(cmd as never);
+    if (cmd.constructor.name === 'GetObjectCommand') {
+      const body = this.reports.get(cmd.input.Key);
+      if (body === undefined) throw Object.assign(new Error('The specified key does not exist.'), { name: 'NoSuchKey' });
+      return { ContentLength: Buffer.byteLength(body), Body: { transformToString: async () => body } };
+    }
+    expectValidRequest('s3', 'PutObject', { ...cmd.input, Body: undefined });
     this.reports.set(cmd.input.Key, String(cmd.input.Body));
     return {};
   } } as unknown as S3Client;
-  public readonly store = new CanaryStore('canary', this.canaryTable.client());
+  public readonly store: CanaryStore;
   private readonly sfn = { send: async (cmd: { constructor: { name: string }; input: { output?: string } }) => {
+    expectValidRequest('stepfunctions', cmd.constructor.name.replace(/Command$/, ''), cmd.input);
     await authorizeCommand(cmd as never);
     if (cmd.constructor.name === 'SendTaskSuccessCommand') this.completions.push(cmd.input.output!);
     return {};
@@ -65,7 +71,12 @@ export class FakeCanary {
   } } as unknown as IoTClient;
 
   /** The devices of each canary group. */
-  constructor(public readonly devicesOf: (group: string) => string[] = () => ['gw-01', 'gw-02', 'gw-03'], public readonly ledgerTable = new MemoryTable()) {
+  constructor(
+    public readonly devicesOf: (group: string) => string[] = () => ['gw-01', 'gw-02', 'gw-03'],
+    public readonly ledgerTable = new MemoryTable(),
+    public readonly canaryTable = new MemoryTable(),
+  ) {
+    this.store = new CanaryStore('canary', this.canaryTable.client());
   }
 
   public done(): void {
@@ -74,7 +85,8 @@ export class FakeCanary {
 
   /** The handlers of one class's canary states (prefix: `{class} canary: `) and the gate. */
   public handlers(P = 'x86-gateway canary: '): Record<string, TaskHandler> {
-    const clients = { iot: this.iot, sfn: this.sfn };
+    const results = () => ({ s3: this.s3, bucket: env('STORE_BUCKET', 'storec1f82936'), prefix: env('REPORT_PREFIX', 'reports/') });
+    const clients = { iot: this.iot, sfn: this.sfn, get results() { return results(); } };
     // Each handler reads its table and bucket names from its function's environment.
     const store = () => new CanaryStore(env('CANARY_TABLE', 'canary'), this.canaryTable.client());
     const greengrass = (operation: string) => (input: Json): Json => {

@@ -118,6 +118,8 @@ export class PipelineWorld {
   public reporting: Record<string, string[]> = {};
   /** Every canary device publishes its result twice. */
   public reportTwice = false;
+  /** Runs share one canary table, as in an account: a re-run of a run id finds its canaries closed. Off by default (each run measures anew). */
+  public keepCanaries = false;
   /** Faults to inject, by Task state name: the state's handler throws this instead of answering. */
   public faults: Record<string, () => Error> = {};
   /** How each variant's Neo job behaves (FakeNeo scripts); every job completes by default. */
@@ -139,7 +141,7 @@ export class PipelineWorld {
     this.canary.done();
     // The canary groups keep what earlier runs deployed to them.
     const earlier = this.canary;
-    this.canary = new FakeCanary((group) => [`${group}-a`, `${group}-b`], this.ledger);
+    this.canary = new FakeCanary((group) => [`${group}-a`, `${group}-b`], this.ledger, this.keepCanaries ? earlier.canaryTable : undefined);
     this.canary.deployments.push(...earlier.deployments);
     this.canary.canceled.push(...earlier.canceled);
     this.canary.reporting = this.reporting;

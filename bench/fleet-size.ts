@@ -1,0 +1,122 @@
+/**
+ * What one stack's template costs per device class and per ring: template
+ * bytes, resources, the state machine definition, the largest role's policy
+ * and the worst-case history of one execution, for a pipeline of C classes
+ * with R rings each (ONNX Runtime classes: no Neo target limits the count).
+ *
+ * npx tsx bench/fleet-size.ts [CxR,...]   (default: 1, 5, 10, 20, 50 classes x 1, 3, 5 rings)
+ */
+import '../test/support/polyfills';
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { ArtifactStore, ComponentArchitecture, ComponentOs, EdgeFleet, EdgeModelPipeline, Framework, InputShape } from '../lib';
+
+/** CloudFormation's limits for one template, and IAM's for one role. */
+export const LIMITS = { templateBytes: 1_000_000, resources: 500, rolePolicyBytes: 10_240, managedPoliciesPerRole: 10, historyEvents: 25_000 };
+
+export interface Shape { readonly classes: number; readonly rings: number }
+
+export interface Size {
+  readonly templateBytes: number;
+  readonly resources: number;
+  readonly definitionBytes: number;
+  readonly largestRole: { readonly id: string; readonly policyBytes: number };
+  readonly managedPoliciesOnOneRole: number;
+  readonly stacks: number;
+}
+
+/** A stack with one pipeline of `classes` classes of `rings` rings each. */
+export function shapedStack(shape: Shape, app = new App()): Stack {
+  const stack = new Stack(app, `Fleet${shape.classes}x${shape.rings}`, { env: { account: '111122223333', region: 'eu-west-1' } });
+  const store = new ArtifactStore(stack, 'Store');
+  new EdgeModelPipeline(stack, 'Pipeline', {
+    pipelineName: 'sized',
+    model: { framework: Framework.ONNX, inputs: [InputShape.named('pixels', [1, 1, 8, 8])] },
+    store,
+    thresholds: { minAccuracy: 0.9, maxP90Latency: Duration.millis(20) },
+    deviceClasses: Array.from({ length: shape.classes }, (_, c) => {
+      const name = `class-${c}`;
+      const canary = new EdgeFleet(stack, `Canary${c}`, { deviceClass: name, thingNamePrefix: `c${c}-canary-`, store });
+      return {
+        name,
+        platform: { os: ComponentOs.LINUX, architecture: ComponentArchitecture.AARCH64 },
+        canary,
+        rings: Array.from({ length: shape.rings }, (_r, r) => new EdgeFleet(stack, `Ring${c}x${r}`, { deviceClass: name, thingNamePrefix: `c${c}-r${r}-`, store })),
+        datasetPath: '/opt/edge/datasets/digits/dataset.json',
+      };
+    }),
+  });
+  return stack;
+}
+
+type Template = { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> };
+
+function bytesOf(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value));
+}
+
+/** The size of every template of an app whose first stack is `stack`. */
+export function measure(stack: Stack): Size {
+  const assembly = App.of(stack)!.synth() as unknown as { stacks: { template: Template }[] };
+  const templates = assembly.stacks.map((s) => s.template);
+  const t = templates.reduce((a, b) => (bytesOf(a) >= bytesOf(b) ? a : b));
+  const resources = Object.entries(t.Resources);
+  // A role's policy bytes: its inline policies, and every AWS::IAM::Policy attached to it.
+  const perRole = new Map<string, number>();
+  const managed = new Map<string, number>();
+  for (const [id, r] of resources) {
+    if (r.Type === 'AWS::IAM::Role') perRole.set(id, (perRole.get(id) ?? 0) + bytesOf(r.Properties?.Policies ?? []));
+    if (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy') {
+      for (const role of (r.Properties?.Roles ?? []) as { Ref?: string }[]) {
+        if (!role.Ref) continue;
+        // IAM's quotas: 10,240 characters of inline policy per role, and at most 10 managed policies attached.
+        if (r.Type === 'AWS::IAM::Policy') perRole.set(role.Ref, (perRole.get(role.Ref) ?? 0) + bytesOf((r.Properties as { PolicyDocument: unknown }).PolicyDocument));
+        else managed.set(role.Ref, (managed.get(role.Ref) ?? 0) + 1);
+      }
+    }
+  }
+  const [id, policyBytes] = [...perRole.entries()].reduce((a, b) => (a[1] >= b[1] ? a : b), ['', 0]);
+  const definitionBytes = resources.filter(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine')
+    .reduce((n, [, r]) => Math.max(n, bytesOf(r.Properties?.DefinitionString)), 0);
+  return {
+    templateBytes: bytesOf(t),
+    resources: resources.length,
+    definitionBytes,
+    largestRole: { id, policyBytes },
+    managedPoliciesOnOneRole: Math.max(0, ...managed.values()),
+    stacks: templates.length,
+  };
+}
+
+export function parseShapes(arg: string | undefined): Shape[] {
+  if (!arg) return [1, 5, 10, 20, 50].flatMap((classes) => [1, 3, 5].map((rings) => ({ classes, rings })));
+  return arg.split(',').map((s) => {
+    const m = /^(\d+)x(\d+)$/.exec(s.trim());
+    if (!m) throw new Error(`shape ${JSON.stringify(s)} is not CLASSESxRINGS, such as 10x3`);
+    return { classes: Number(m[1]), rings: Number(m[2]) };
+  });
+}
+
+export function sizeTable(shapes: Shape[]): string[] {
+  const lines = ['classes x rings | template KB | resources | definition KB | largest inline role policy KB | most managed policies on a role | verdict'];
+  for (const shape of shapes) {
+    let row: string;
+    try {
+      const s = measure(shapedStack(shape));
+      const over = [
+        s.templateBytes > LIMITS.templateBytes ? 'template over 1 MB' : '',
+        s.resources > LIMITS.resources ? 'over 500 resources' : '',
+        s.largestRole.policyBytes > LIMITS.rolePolicyBytes ? 'a role over 10 KB of inline policy' : '',
+        s.managedPoliciesOnOneRole > LIMITS.managedPoliciesPerRole ? `${s.managedPoliciesOnOneRole} managed policies on one role` : '',
+      ].filter(Boolean);
+      row = `${shape.classes} x ${shape.rings} | ${(s.templateBytes / 1024).toFixed(0)} | ${s.resources} | ${(s.definitionBytes / 1024).toFixed(0)} | ${(s.largestRole.policyBytes / 1024).toFixed(1)} | ${s.managedPoliciesOnOneRole} | ${over.length ? over.join(', ') : 'within limits'}`;
+    } catch (err) {
+      row = `${shape.classes} x ${shape.rings} | refused at synth: ${(err as Error).message.split('\n')[0].slice(0, 160)}`;
+    }
+    lines.push(row);
+  }
+  return lines;
+}
+
+if (require.main === module) {
+  for (const line of sizeTable(parseShapes(process.argv[2]))) console.log(line);
+}
