@@ -23,6 +23,8 @@ export interface PrepareEvent {
   readonly group: string;
   readonly runId: string;
   readonly budgetSeconds: number;
+  /** How long to wait for the deployment's IoT job to appear (within the budget); the budget when left out. */
+  readonly jobWaitSeconds?: number;
 }
 
 /** When the executions have settled: is the rollout healthy? */
@@ -125,6 +127,7 @@ export async function handle(event: RolloutLedgerEvent, ledger: Ledger, now = ne
       const lastGood = await ledger.lastGood(event.group);
       return {
         deadline: new Date(now.getTime() + event.budgetSeconds * 1000).toISOString(),
+        jobDeadline: new Date(now.getTime() + Math.min(event.budgetSeconds, event.jobWaitSeconds ?? event.budgetSeconds) * 1000).toISOString(),
         hasLastGood: lastGood !== null,
         lastGood: lastGood ? { runId: lastGood.runId, deploymentId: lastGood.deploymentId, components: asComponents(lastGood) } : null,
       };

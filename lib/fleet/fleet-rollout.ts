@@ -11,6 +11,12 @@ import { AbortCriteria, Rollout, RolloutFailureType } from './rollout';
 import { retryTransient } from '../core/retries';
 import { createDeploymentTask, deploymentArns, deploymentClientToken } from './deployment';
 
+/**
+ * How long Greengrass may take to create a deployment's IoT job. It takes seconds; a job that has
+ * not appeared by then will not, and waiting on would only fill the execution's history.
+ */
+const JOB_WAIT_SECONDS = 600;
+
 /** Error names the rollout fragment ends with. */
 export enum FleetRolloutError {
   /** The rollout failed (abort, failures over the limit, or the time budget) and the group was put back on its last good release. */
@@ -198,6 +204,7 @@ export class FleetRollout extends sfn.StateMachineFragment {
       'group': fleet.thingGroupName,
       'runId.$': '$.runId',
       'budgetSeconds': budgetSeconds,
+      'jobWaitSeconds': JOB_WAIT_SECONDS,
     }, `${out}.prepare`);
 
     // 2. Deploy.
@@ -212,9 +219,11 @@ export class FleetRollout extends sfn.StateMachineFragment {
       iamAction: 'greengrass:GetDeployment',
       iamResources: [deploymentsArn],
       parameters: { 'DeploymentId.$': `${out}.deployment.DeploymentId` },
+      resultSelector: { 'IotJob.$': '$', 'CheckedAt.$': '$$.State.EnteredTime' },
       resultPath: `${out}.getDeployment`,
     });
     retryTransient(getDeployment, 'greengrassv2:GetDeployment');
+    const jobId = `${out}.getDeployment.IotJob.IotJobId`;
 
     // 4. Poll the job: Wait -> DescribeJob -> Choice.
     const wait = new sfn.Wait(this, 'WaitForRollout', { stateName: name('WaitForRollout'), time: sfn.WaitTime.duration(Duration.seconds(pollSeconds)) });
@@ -224,7 +233,7 @@ export class FleetRollout extends sfn.StateMachineFragment {
       action: 'describeJob',
       iamAction: 'iot:DescribeJob',
       iamResources: [jobsArn],
-      parameters: { 'JobId.$': `${out}.getDeployment.IotJobId` },
+      parameters: { 'JobId.$': jobId },
       resultSelector: { 'Job.$': '$.Job', 'CheckedAt.$': '$$.State.EnteredTime' },
       resultPath: `${out}.job`,
     });
@@ -239,7 +248,7 @@ export class FleetRollout extends sfn.StateMachineFragment {
       stateName: name('RolloutHealthy'),
       parameters: {
         'deploymentId.$': `${out}.deployment.DeploymentId`,
-        'iotJobId.$': `${out}.getDeployment.IotJobId`,
+        'iotJobId.$': jobId,
         'verdict.$': `${out}.verdict`,
       },
       resultPath: out,
@@ -261,10 +270,13 @@ export class FleetRollout extends sfn.StateMachineFragment {
       resultPath: `${out}.failure`,
     });
     const aborted = reason('RolloutAborted', {
-      'cause.$': `States.Format('The abort criteria fired: IoT canceled job {} ({} of the devices failed).', ${out}.getDeployment.IotJobId, ${out}.job.Job.JobProcessDetails.NumberOfFailedThings)`,
+      'cause.$': `States.Format('The abort criteria fired: IoT canceled job {} ({} of the devices failed).', ${jobId}, ${out}.job.Job.JobProcessDetails.NumberOfFailedThings)`,
     });
     const unhealthy = reason('RolloutUnhealthy', { 'cause.$': `States.Format('The rollout ran to the end unhealthy: {}.', ${out}.verdict.reason)` });
     const timedOut = reason('RolloutTimedOut', { cause: `The rollout did not settle within its time budget of ${budgetSeconds} seconds.` });
+    const noJob = reason('RolloutJobMissing', {
+      'cause.$': `States.Format('Greengrass deployment {} had no IoT job after ${Math.min(budgetSeconds, JOB_WAIT_SECONDS)} seconds.', ${out}.deployment.DeploymentId)`,
+    });
 
     const revertDeploy = createDeployment('RevertDeployment', `${out}.prepare.lastGood.components`, 'revert-', `${out}.revert`);
     const recordReverted = ledgerCall('RecordRevertedRollout', {
@@ -324,13 +336,15 @@ export class FleetRollout extends sfn.StateMachineFragment {
     // deployment is canceled) as after an abort, and the cause says what failed.
     const faulted = reason('RolloutFaulted', { 'cause.$': `States.Format('Watching the rollout failed ({}: {}).', ${out}.fault.Error, ${out}.fault.Cause)` });
     for (const task of [getDeployment, describeJob, verdict, ...(healthy ? [healthy] : [])]) task.addCatch(faulted, { errors: [sfn.Errors.ALL], resultPath: `${out}.fault` });
-    for (const r of [aborted, unhealthy, timedOut, faulted]) r.next(revertChoice);
+    for (const r of [aborted, unhealthy, timedOut, noJob, faulted]) r.next(revertChoice);
     revertDeploy.next(recordReverted).next(revertedMessage).next(reverted);
     cancel.next(recordCanceled).next(canceledMessage).next(canceled);
 
     const jobs = `${out}.job.Job`;
     prepare.next(deploy).next(waitForJob).next(getDeployment).next(new sfn.Choice(this, 'HasJob', { stateName: name('HasJob') })
-      .when(sfn.Condition.isPresent(`${out}.getDeployment.IotJobId`), wait)
+      .when(sfn.Condition.isPresent(jobId), wait)
+      // Bounded: an endless wait for a job would fill the execution's history.
+      .when(sfn.Condition.timestampGreaterThanEqualsJsonPath(`${out}.getDeployment.CheckedAt`, `${out}.prepare.jobDeadline`), noJob)
       .otherwise(waitForJob));
     wait.next(describeJob).next(new sfn.Choice(this, 'CheckRollout', { stateName: name('CheckRollout') })
       .when(sfn.Condition.stringEquals(`${jobs}.Status`, 'CANCELED'), aborted)

@@ -92,6 +92,19 @@ describe('FleetRollout, run by the local executor', () => {
     expect(fake.table.get('GROUP#jetson-nano-fleet', 'LAST_GOOD')).toBeUndefined();
   });
 
+  test('a deployment whose IoT job never appears is reverted after ten minutes, not watched until the budget ends', async () => {
+    const fake = new FakeFleet(P, 60).script([settled({ succeeded: 3 })], [rolling]);
+    await run(definition, fake, release('run-1', '1.0.1'));
+    fake.withoutJobs = true;
+    const before = fake.calls('GetDeployment').length;
+    const result = await run(definition, fake, release('run-2', '1.0.2'));
+    expect(result).toMatchObject({ status: 'FAILED', error: 'RolloutReverted' });
+    expect(result.cause).toContain('Greengrass deployment d-2 had no IoT job after 600 seconds.');
+    // One look every 5 seconds for 10 minutes, then the group goes back.
+    expect(fake.calls('GetDeployment').length - before).toBe(120);
+    expect(fake.calls('CreateDeployment').at(-1)).toMatchObject({ Components: { 'com.example.digits.jetson-nano': { ComponentVersion: '1.0.1' } } });
+  });
+
   test('a deployment that stays in progress past its budget is reverted', async () => {
     const short = build(Duration.minutes(10));
     const fake = new FakeFleet(P, 60).script([settled({ succeeded: 3 })], [rolling]);

@@ -35,6 +35,8 @@ export class FakeFleet {
   private readonly tokens = new Map<string, string>();
   private createErrors: string[] = [];
   private scripts: JobSnapshot[][] = [];
+  /** Greengrass never creates the deployments' IoT jobs (GetDeployment answers without IotJobId). */
+  public withoutJobs = false;
 
   constructor(
     private readonly prefix: string,
@@ -86,7 +88,9 @@ export class FakeFleet {
         const id = (input as { DeploymentId: string }).DeploymentId;
         const d = this.deployments.get(id);
         if (!d) throw sdkError('GreengrassV2.ResourceNotFoundException');
-        return { DeploymentId: id, IotJobId: `job-${id}`, DeploymentStatus: d.canceled ? 'CANCELED' : 'ACTIVE', TargetArn: d.request.TargetArn as string };
+        // The fragment waits 5 seconds before each GetDeployment.
+        this.clock.now += 5000;
+        return { DeploymentId: id, ...(this.withoutJobs ? {} : { IotJobId: `job-${id}` }), DeploymentStatus: d.canceled ? 'CANCELED' : 'ACTIVE', TargetArn: d.request.TargetArn as string };
       },
       [`${p}DescribeJob`]: (input) => this.describeJob(input as Record<string, unknown>),
       [`${p}CancelDeployment`]: (input) => {
