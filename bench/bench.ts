@@ -10,6 +10,12 @@
  * 4. The size of each bundled handler, and its cold `require` time in a fresh process.
  * 5. State transitions for one full run of the mixed-fleet example (three classes,
  *    four variants, a canary and two rings per class, approval), in the local executor.
+ * 6. Size by fleet shape (bench/fleet-size.ts): template bytes, resources, the state machine
+ *    definition and the largest role's policy for 1-50 classes x 1, 3 and 5 rings, against
+ *    CloudFormation's and IAM's limits, and the worst-case history of one execution
+ *    (bench/history.ts: measured per ring and per class, checked on a 2 x 2 run).
+ * 7. A 1,000-device canary reporting at once: results per second through the collector, and
+ *    each ring's polling cost at 10, 1,000 and 100,000 devices (bench/rollout-polling.ts).
  */
 import '../test/support/polyfills';
 import { execFileSync } from 'node:child_process';
@@ -112,6 +118,36 @@ async function benchFullRun(): Promise<void> {
   console.log(`one full run of the mixed-fleet example: ${result.transitions} state transitions (${result.entered.length} states entered), about $${(result.transitions * 0.025 / 1000).toFixed(4)} at $0.025 per 1,000`);
 }
 
+async function benchFleetSize(): Promise<void> {
+  const { parseShapes, sizeTable } = await import('./fleet-size');
+  const { HISTORY_LIMIT, historyModel, predictHistory } = await import('./history');
+  const shapes = parseShapes(process.env.BENCH_SHAPES);
+  const model = await historyModel();
+  console.log(`history of one execution, slowest run that still releases (every ring settling at its last poll of 6 h at 1-minute polls): ${model.base} events for 1 class x 1 ring, ${model.perClass} more per class, ${model.perRing} more per ring; 2 x 2 measured ${model.check.measured}, predicted ${model.check.predicted} (limit ${HISTORY_LIMIT})`);
+  const history = new Map(shapes.map((sh) => [`${sh.classes} x ${sh.rings}`, predictHistory(model, sh)]));
+  for (const line of sizeTable(shapes)) {
+    const key = line.split(' | ')[0];
+    const h = history.get(key);
+    console.log(h === undefined ? `${line} | worst-case history events` : `${line} | ${h}${h > HISTORY_LIMIT ? ` (over ${HISTORY_LIMIT})` : ''}`);
+  }
+}
+
+async function benchCanaryAndPolling(): Promise<void> {
+  const { DEVICES, reportAll, resultTemplate, world } = await import('../device/test/support/canary-scale');
+  const template = await resultTemplate();
+  const w = world(1000, 1, false);
+  const start = process.hrtime.bigint();
+  const { outcomes, lost } = await reportAll(w, template, () => false);
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const completed = outcomes.filter((o) => o === 'completed').length;
+  console.log(`canary of ${DEVICES.length} devices reporting at once: ${(DEVICES.length / seconds).toFixed(0)} results/s through the collector (in memory, one process), ${completed} completion, ${lost} lost, ${w.table.throttled} throttled, busiest item ${w.table.peakItemWriteUnits} write units in its second (DynamoDB allows 1,000)`);
+  const { ringCost } = await import('./rollout-polling');
+  for (const devices of [10, 1000, 100_000]) {
+    const c = await ringCost(devices);
+    console.log(`a ring of ${devices} devices at the default rate: ${c.polls} polls (${(c.polls / 60).toFixed(1)} h), ${c.transitions} transitions, ${c.historyEvents} history events, ${(c.transitions / c.polls).toFixed(1)} transitions per poll (one DescribeJob each, whatever the devices)`);
+  }
+}
+
 async function main(): Promise<void> {
   process.env.LOG_LEVEL = 'OFF';
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -120,6 +156,8 @@ async function main(): Promise<void> {
   benchPackaging((process.env.BENCH_PACKAGE_MB ?? '200,1024').split(',').map(Number));
   benchBundles();
   await benchFullRun();
+  await benchFleetSize();
+  await benchCanaryAndPolling();
 }
 
 main().catch((err) => {

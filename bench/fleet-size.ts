@@ -27,25 +27,30 @@ export interface Size {
 /** A stack with one pipeline of `classes` classes of `rings` rings each. */
 export function shapedStack(shape: Shape, app = new App()): Stack {
   const stack = new Stack(app, `Fleet${shape.classes}x${shape.rings}`, { env: { account: '111122223333', region: 'eu-west-1' } });
+  addShapedPipeline(stack, shape);
+  return stack;
+}
+
+/** The pipeline of `shape` in `stack`: ONNX Runtime classes, each with a canary and its rings (which share the canary's device access). */
+export function addShapedPipeline(stack: Stack, shape: Shape): EdgeModelPipeline {
   const store = new ArtifactStore(stack, 'Store');
-  new EdgeModelPipeline(stack, 'Pipeline', {
+  return new EdgeModelPipeline(stack, 'Pipeline', {
     pipelineName: 'sized',
     model: { framework: Framework.ONNX, inputs: [InputShape.named('pixels', [1, 1, 8, 8])] },
     store,
     thresholds: { minAccuracy: 0.9, maxP90Latency: Duration.millis(20) },
     deviceClasses: Array.from({ length: shape.classes }, (_, c) => {
       const name = `class-${c}`;
-      const canary = new EdgeFleet(stack, `Canary${c}`, { deviceClass: name, thingNamePrefix: `c${c}-canary-`, store });
+      const canary = new EdgeFleet(stack, `Canary${c}`, { deviceClass: name, thingNamePrefix: `c${c}-canary-`, store, thingGroupName: `${stack.stackName}-c${c}-canary` });
       return {
         name,
         platform: { os: ComponentOs.LINUX, architecture: ComponentArchitecture.AARCH64 },
         canary,
-        rings: Array.from({ length: shape.rings }, (_r, r) => new EdgeFleet(stack, `Ring${c}x${r}`, { deviceClass: name, thingNamePrefix: `c${c}-r${r}-`, store })),
+        rings: Array.from({ length: shape.rings }, (_r, r) => new EdgeFleet(stack, `Ring${c}x${r}`, { deviceClass: name, thingNamePrefix: `c${c}-r${r}-`, store, deviceAccess: canary, thingGroupName: `${stack.stackName}-c${c}-ring${r}` })),
         datasetPath: '/opt/edge/datasets/digits/dataset.json',
       };
     }),
   });
-  return stack;
 }
 
 type Template = { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> };

@@ -76,7 +76,7 @@ export class MixedFleetPipelineStack extends Stack {
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
     const store = sharedStore(this);
-    const fleet = (cls: string, prefix: string, group: string) => new EdgeFleet(this, `${pascal(group)}`, { deviceClass: cls, thingNamePrefix: prefix, store, thingGroupName: group });
+    const fleet = (cls: string, prefix: string, group: string, deviceAccess?: EdgeFleet) => new EdgeFleet(this, `${pascal(group)}`, { deviceClass: cls, thingNamePrefix: prefix, store, thingGroupName: group, deviceAccess });
     const classes = [
       {
         name: 'jetson-nano', architecture: ComponentArchitecture.AARCH64, prefix: 'cam-jn-',
@@ -88,6 +88,7 @@ export class MixedFleetPipelineStack extends Stack {
       { name: 'rasp4b', architecture: ComponentArchitecture.AARCH64, prefix: 'cam-pi-', variants: [{ name: 'rasp4b', target: CompilationTarget.device(TargetDevice.RASP4B) }] },
       { name: 'x86-gateway', architecture: ComponentArchitecture.AMD64, prefix: 'gw-', variants: [{ name: 'x86-gateway', target: CompilationTarget.platform({ os: TargetPlatformOs.LINUX, arch: TargetPlatformArch.X86_64 }), compilerOptions: CompilerOptions.cpu({ mcpu: 'skylake' }) }] },
     ];
+    const canaries = Object.fromEntries(classes.map((c) => [c.name, fleet(c.name, `${c.prefix}canary-`, `${c.name}-canary`)]));
     this.pipeline = new EdgeModelPipeline(this, 'Pipeline', {
       pipelineName: 'mixed-fleet',
       model: RESNET,
@@ -98,8 +99,9 @@ export class MixedFleetPipelineStack extends Stack {
         name: c.name,
         platform: { os: ComponentOs.LINUX, architecture: c.architecture },
         variants: c.variants,
-        canary: fleet(c.name, `${c.prefix}canary-`, `${c.name}-canary`),
-        rings: [fleet(c.name, `${c.prefix}r1-`, `${c.name}-ring1`), fleet(c.name, `${c.prefix}r2-`, `${c.name}-ring2`)],
+        canary: canaries[c.name],
+        // The rings are the same kind of device as the canary: their own thing groups, the canary's role, alias and policy.
+        rings: [fleet(c.name, `${c.prefix}r1-`, `${c.name}-ring1`, canaries[c.name]), fleet(c.name, `${c.prefix}r2-`, `${c.name}-ring2`, canaries[c.name])],
         datasetPath: '/opt/edge/datasets/holdout/dataset.json',
         rollout: Rollout.exponential({ baseRatePerMinute: 5, incrementFactor: 2, afterSucceeded: 10, maximumPerMinute: 200 }),
         abortCriteria: [{ failureType: RolloutFailureType.ALL, thresholdPercentage: 5, minExecutedThings: 10 }],

@@ -1,128 +1,15 @@
 /**
  * @jest-environment ./test/support/native-environment.js
  */
-import * as path from 'node:path';
-import { IoTClient } from '@aws-sdk/client-iot';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SFNClient } from '@aws-sdk/client-sfn';
-import { runBenchmark } from '../src/benchmark';
 import { BenchmarkResult } from '../src/result';
-import { collect, CollectorDeps, Outcome } from '../../lambda/canary-collector/index';
-import { Clients, control } from '../../lambda/canary-control/index';
-import { CanaryHandOff, CanaryOutcome, CanaryStore } from '../../lambda/shared/canary-store';
-import { FIXTURES } from '../../test/support/archives';
-import { expectValidRequest } from '../../test/support/aws-model';
-import { DYNAMODB_ITEM_THROUGHPUT, MemoryTable } from '../../test/support/memory-table';
-
-const DIGITS = path.join(FIXTURES, 'digits');
-const RUN = 'digits-v9';
-const VARIANT = 'onnx';
-const DEVICES = Array.from({ length: 1000 }, (_, i) => `cam-${String(i).padStart(4, '0')}`);
-/** When Lambda delivers an asynchronous event again after the function failed: at once, after about 1 and 3 minutes. */
-const DELIVERIES_MS = [0, 60_000, 180_000];
-
-/** A small deterministic generator, so an interleaving that fails can be run again. */
-function seeded(seed: number): () => number {
-  let x = seed;
-  return () => {
-    x = (x * 1103515245 + 12345) % 2 ** 31;
-    return x / 2 ** 31;
-  };
-}
-
-/**
- * Step Functions as the collector meets it: requests checked against the
- * service's description, heartbeats throttled past a rate, a task that
- * completes once (a second SendTaskSuccess is answered TaskTimedOut).
- */
-class FakeStepFunctions {
-  public readonly completions: string[] = [];
-  public heartbeats = 0;
-  public throttledHeartbeats = 0;
-  private readonly perSecond = new Map<number, number>();
-  constructor(private readonly now: () => number, private readonly heartbeatsPerSecond: number) {}
-
-  public client(): SFNClient {
-    return { send: async (cmd: { constructor: { name: string }; input: { taskToken: string; output?: string } }) => {
-      const operation = cmd.constructor.name.replace(/Command$/, '');
-      expectValidRequest('stepfunctions', operation, cmd.input);
-      if (operation === 'SendTaskHeartbeat') {
-        const second = Math.floor(this.now() / 1000);
-        const n = (this.perSecond.get(second) ?? 0) + 1;
-        this.perSecond.set(second, n);
-        if (n > this.heartbeatsPerSecond || this.completions.length > 0) {
-          this.throttledHeartbeats++;
-          throw Object.assign(new Error(this.completions.length > 0 ? 'Task Timed Out' : 'Rate exceeded'), { name: this.completions.length > 0 ? 'TaskTimedOut' : 'ThrottlingException' });
-        }
-        this.heartbeats++;
-        return {};
-      }
-      if (operation !== 'SendTaskSuccess') throw new Error(`unexpected ${operation}`);
-      if (this.completions.length > 0) throw Object.assign(new Error('Task Timed Out'), { name: 'TaskTimedOut' });
-      this.completions.push(cmd.input.output!);
-      return {};
-    } } as unknown as SFNClient;
-  }
-}
-
-interface World {
-  readonly table: MemoryTable;
-  readonly sfn: FakeStepFunctions;
-  readonly objects: Map<string, string>;
-  readonly deps: CollectorDeps;
-  readonly clients: Clients;
-  readonly setNow: (ms: number) => void;
-}
-
-function world(writeUnitsPerSecond: number, seed: number): World {
-  let now = 0;
-  const random = seeded(seed);
-  const table = new MemoryTable({ throughput: { ...DYNAMODB_ITEM_THROUGHPUT, writeUnitsPerSecond, now: () => now }, yields: () => Math.floor(random() * 4) });
-  const sfn = new FakeStepFunctions(() => now, 200);
-  const objects = new Map<string, string>();
-  const s3 = { send: async (cmd: { input: { Bucket: string; Key: string; Body: string } }) => {
-    expectValidRequest('s3', 'PutObject', { ...cmd.input, Body: undefined });
-    objects.set(cmd.input.Key, cmd.input.Body);
-    return {};
-  } } as unknown as S3Client;
-  // The canary group, a page of at most 250 things at a time.
-  const iot = { send: async (cmd: { input: { thingGroupName: string; maxResults: number; nextToken?: string } }) => {
-    expectValidRequest('iot', 'ListThingsInThingGroup', cmd.input);
-    const start = Number(cmd.input.nextToken ?? 0);
-    const end = start + cmd.input.maxResults;
-    return { things: DEVICES.slice(start, end), nextToken: end < DEVICES.length ? String(end) : undefined };
-  } } as unknown as IoTClient;
-  const store = new CanaryStore('canary', table.client());
-  const results = { s3, bucket: 'store', prefix: 'reports/' };
-  return { table, sfn, objects, deps: { store, sfn: sfn.client(), ...results }, clients: { iot, sfn: sfn.client(), results }, setNow: (ms) => { now = ms; } };
-}
+import { CanaryHandOff, CanaryOutcome } from '../../lambda/shared/canary-store';
+import { DYNAMODB_ITEM_THROUGHPUT } from '../../test/support/memory-table';
+import { DEVICES, reportAll, resultTemplate, RUN, VARIANT, World, world } from './support/canary-scale';
 
 let template: BenchmarkResult;
 beforeAll(async () => {
-  template = await runBenchmark({ modelPath: path.join(DIGITS, 'cnn.onnx'), datasetPath: path.join(DIGITS, 'validation', 'dataset.json'), runId: RUN, thingName: DEVICES[0], variant: VARIANT, warmup: 1, iterations: 5 });
+  template = await resultTemplate();
 });
-
-/**
- * Every device reports within the first second (some twice: MQTT delivers at
- * least once); a delivery whose function failed is delivered again as Lambda
- * does, up to three times in all. Returns each delivery's outcome.
- */
-async function reportAll(w: World, twice: (i: number) => boolean): Promise<{ outcomes: Outcome[]; lost: number }> {
-  await control({ op: 'register', runId: RUN, deviceClass: 'x86-gateway', variant: VARIANT, group: 'gateway-canary', quorumPercentage: 100, timeoutSeconds: 3600 }, w.deps.store, w.clients);
-  await control({ op: 'attach', token: 'TOKEN-1', runId: RUN, variant: VARIANT }, w.deps.store, w.clients);
-  let pending = DEVICES.flatMap((thingName, i) => {
-    const message = { ...template, thingName, topicRunId: RUN, topicThing: thingName };
-    return twice(i) ? [message, message] : [message];
-  });
-  const outcomes: Outcome[] = [];
-  for (const at of DELIVERIES_MS) {
-    w.setNow(at + 500);
-    const settled = await Promise.allSettled(pending.map((m) => collect(m, w.deps)));
-    outcomes.push(...settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : [])));
-    pending = pending.filter((_m, i) => settled[i].status === 'rejected');
-  }
-  return { outcomes, lost: pending.length };
-}
 
 function expectEveryDeviceOnce(w: World): void {
   expect(w.sfn.completions).toHaveLength(1);
@@ -130,18 +17,18 @@ function expectEveryDeviceOnce(w: World): void {
   expect(handOff).toMatchObject({ expected: 1000, reported: 1000, missing: [], missingCount: 0 });
   // A state's data holds 256 KB: the hand-off stays small whatever the group's size.
   expect(Buffer.byteLength(w.sfn.completions[0])).toBeLessThan(1024);
-  const results = JSON.parse(w.objects.get(`reports/${RUN}/canary-results/${VARIANT}.json`)!) as CanaryOutcome;
+  const results = JSON.parse(w.objects.get(`reports/${RUN}/canary-results/x86-gateway/${VARIANT}.json`)!) as CanaryOutcome;
   expect(results.results.map((r) => r.thingName).sort()).toEqual(DEVICES);
   const counted = [...w.table.items.values()].filter((i) => String(i.sk).startsWith('SHARD#')).reduce((n, i) => n + (i.reported as Set<string>).size, 0);
   expect(counted).toBe(1000);
-  expect(w.table.get(`CANARY#${RUN}#${VARIANT}`, 'STATE')).toMatchObject({ state: 'CLOSED' });
-  expect(w.table.get(`CANARY#${RUN}#${VARIANT}`, 'STATE')!.token).toBeUndefined();
+  expect(w.table.get(`CANARY#${RUN}#${VARIANT}`, 'STATE#x86-gateway')).toMatchObject({ state: 'CLOSED' });
+  expect(w.table.get(`CANARY#${RUN}#${VARIANT}`, 'STATE#x86-gateway')!.token).toBeUndefined();
 }
 
 describe('a canary group of 1,000 devices reporting within one second', () => {
   test('at DynamoDB\'s limits: every result counted once, the task completed once, nothing throttled', async () => {
     const w = world(DYNAMODB_ITEM_THROUGHPUT.writeUnitsPerSecond, 7);
-    const { outcomes, lost } = await reportAll(w, (i) => i % 10 === 0);
+    const { outcomes, lost } = await reportAll(w, template, (i) => i % 10 === 0);
     expect(lost).toBe(0);
     expect(w.table.throttled).toBe(0);
     // No item is hot: the busiest takes a few percent of the write units an item has.
@@ -155,7 +42,7 @@ describe('a canary group of 1,000 devices reporting within one second', () => {
 
   test.each([1, 2, 3])('with every item throttled past 30 write units a second (seed %i): retried deliveries count once', async (seed) => {
     const w = world(30, seed);
-    const { outcomes, lost } = await reportAll(w, (i) => i % 7 === 0);
+    const { outcomes, lost } = await reportAll(w, template, (i) => i % 7 === 0);
     // The shards refuse writes in the first second; Lambda's second delivery stores them.
     expect(w.table.throttled).toBeGreaterThan(0);
     expect(lost).toBe(0);

@@ -53,8 +53,10 @@ describe('the mixed-fleet pipeline, run end to end by the local executor', () =>
       expect(serve.modelPath).toMatch(new RegExp(`^/greengrass/v2/packages/artifacts-unarchived/${model.replace(/\./g, '\\.')}/${deployed[model].ComponentVersion.replace(/\./g, '\\.')}/[0-9a-f]{64}$`));
     }
     // Ring 2 started only after ring 1 was healthy.
-    const order = result.entered.filter((s) => /ring[12]: CreateDeployment$/.test(s));
-    expect(order.slice(0, 2)).toEqual(['jetson-nano-ring1: CreateDeployment', 'jetson-nano-ring2: CreateDeployment']);
+    const order = result.entered.filter((s) => /^jetson-nano ring: (CreateDeployment|RingRolledOut)$/.test(s));
+    expect(order).toEqual(['CreateDeployment', 'RingRolledOut', 'CreateDeployment', 'RingRolledOut'].map((s) => `jetson-nano ring: ${s}`));
+    expect(components(w.fleets['jetson-nano-ring1'])).toHaveLength(1);
+    expect(components(w.fleets['jetson-nano-ring2'])).toHaveLength(1);
   });
 
   test('a run-metrics failure never holds up a release or its notification', async () => {

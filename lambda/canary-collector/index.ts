@@ -77,9 +77,17 @@ export async function collect(message: ResultMessage, deps: CollectorDeps): Prom
     await deps.store.reject(runId, variant);
     return 'rejected';
   }
-  const state = await deps.store.state(runId, variant);
+  // The device's THING item names the canary that expects it (a device is in one canary group).
+  const expected = await deps.store.expecting(runId, variant, thingName);
+  if (!expected) {
+    countRejected('no canary of this run and variant expects the device (a forged or unknown run id, or a device outside the canary groups)', { runId, variant, thingName });
+    await deps.store.reject(runId, variant);
+    return 'rejected';
+  }
+  const state = await deps.store.state(runId, expected.deviceClass, variant);
   if (!state) {
-    countRejected('no canary for this run and variant (a forged or unknown run id)', { runId, variant, thingName });
+    // Registration writes the state last: the canary is not open yet.
+    countRejected('the canary expecting the device is not open yet', { runId, variant, thingName, deviceClass: expected.deviceClass });
     return 'rejected';
   }
   if (state.state !== 'OPEN') {
@@ -88,22 +96,16 @@ export async function collect(message: ResultMessage, deps: CollectorDeps): Prom
     log('INFO', 'late result ignored: the canary is closed', { runId, variant, thingName });
     return 'late';
   }
-  const shard = await deps.store.shardOf(runId, variant, thingName);
-  if (shard === undefined) {
-    countRejected('device is not in the canary group', { runId, variant, thingName, group: state.group });
-    await deps.store.reject(runId, variant);
-    return 'rejected';
-  }
   const key = `${deps.prefix}${runId}/canary/${variant}/${thingName}.json`;
   await deps.s3.send(new PutObjectCommand({ Bucket: deps.bucket, Key: key, Body: JSON.stringify(doc), ContentType: 'application/json' }));
-  const recorded = await deps.store.record(runId, variant, shard, summarize(doc, `s3://${deps.bucket}/${key}`));
+  const recorded = await deps.store.record(runId, variant, expected, summarize(doc, `s3://${deps.bucket}/${key}`));
   // A duplicate still completes the task: it may be the retry of a delivery that failed after storing.
   if (recorded.state && (await completeWhenReported(deps.store, deps.sfn, deps, recorded.state))) return 'completed';
   if (!recorded.first) {
     log('INFO', 'duplicate result ignored', { runId, variant, thingName });
     return 'duplicate';
   }
-  log('INFO', 'result accepted', { runId, variant, thingName, status: doc.status, shard, expected: state.expected });
+  log('INFO', 'result accepted', { runId, variant, thingName, status: doc.status, deviceClass: expected.deviceClass, shard: expected.shard, expected: state.expected });
   if (state.token) await heartbeat(deps.sfn, state.token, { runId, variant, thingName });
   return 'accepted';
 }

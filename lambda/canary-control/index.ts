@@ -20,9 +20,9 @@ export interface RegisterEvent {
   readonly timeoutSeconds: number;
 }
 /** Sent by the `.waitForTaskToken` state: keep the token, and finish at once if everyone reported already. */
-export interface AttachEvent { readonly op: 'attach'; readonly token: string; readonly runId: string; readonly variant: string }
+export interface AttachEvent { readonly op: 'attach'; readonly token: string; readonly runId: string; readonly deviceClass: string; readonly variant: string }
 /** After the timeout: close the canary; go on when the quorum reported. */
-export interface CloseEvent { readonly op: 'close'; readonly runId: string; readonly variant: string }
+export interface CloseEvent { readonly op: 'close'; readonly runId: string; readonly deviceClass: string; readonly variant: string }
 export type ControlEvent = RegisterEvent | AttachEvent | CloseEvent;
 
 export interface Clients {
@@ -44,6 +44,10 @@ async function listThings(iot: IoTClient, group: string): Promise<string[]> {
 }
 
 export async function control(event: ControlEvent, store: CanaryStore, clients: Clients, now = new Date()): Promise<unknown> {
+  const missing = ['runId', 'deviceClass', 'variant'].filter((k) => typeof (event as unknown as Record<string, unknown>)?.[k] !== 'string');
+  if (event && ['register', 'attach', 'close'].includes(event.op) && missing.length) {
+    throw new NamedError(CANARY_INPUT_INVALID, `${event.op} needs ${missing.join(', ')} (strings): got ${JSON.stringify(Object.fromEntries(missing.map((k) => [k, (event as unknown as Record<string, unknown>)[k] ?? null])))}`);
+  }
   switch (event?.op) {
     case 'register': {
       const things = await listThings(clients.iot, event.group);
@@ -64,7 +68,7 @@ export async function control(event: ControlEvent, store: CanaryStore, clients: 
       return { expected: things, quorum };
     }
     case 'attach': {
-      const state = await store.attachToken(event.runId, event.variant, event.token);
+      const state = await store.attachToken(event.runId, event.deviceClass, event.variant, event.token);
       if (!state) throw new NamedError(CANARY_INPUT_INVALID, `no canary is registered for run ${event.runId} variant ${event.variant}`);
       if (state.state === 'CLOSED') {
         // A re-run of this run id: the canary closed in an earlier attempt, and its results stand.
@@ -74,7 +78,7 @@ export async function control(event: ControlEvent, store: CanaryStore, clients: 
         }
         log('INFO', 'canary closed in an earlier attempt: its results are reused', { runId: event.runId, variant: event.variant, reported: result.reported });
         await clients.sfn.send(new SendTaskSuccessCommand({ taskToken: event.token, output: JSON.stringify(await handOff(result, clients.results)) }));
-        await store.forgetToken(event.runId, event.variant, event.token);
+        await store.forgetToken(event.runId, event.deviceClass, event.variant, event.token);
         return { waiting: false, reused: true };
       }
       // Every device may have reported before the state machine started waiting.
@@ -82,11 +86,11 @@ export async function control(event: ControlEvent, store: CanaryStore, clients: 
       return { waiting: true };
     }
     case 'close': {
-      const state = await store.state(event.runId, event.variant);
+      const state = await store.state(event.runId, event.deviceClass, event.variant);
       if (!state) throw new NamedError(CANARY_INPUT_INVALID, `no canary is registered for run ${event.runId} variant ${event.variant}`);
-      await store.close(event.runId, event.variant);
+      await store.close(event.runId, event.deviceClass, event.variant);
       // The task this token belongs to timed out: nothing completes it any more.
-      if (state.token) await store.forgetToken(event.runId, event.variant, state.token);
+      if (state.token) await store.forgetToken(event.runId, event.deviceClass, event.variant, state.token);
       const result = await outcome(store, state);
       if (result.reported < state.quorum) {
         throw new NamedError(CANARY_NO_QUORUM, `${result.reported} of ${result.expected} canary devices of ${state.deviceClass} reported before the timeout, ${state.quorum} needed; missing: ${someNames(result.missing)}`);

@@ -52,7 +52,8 @@ export interface HealthyRingsEvent {
   readonly runId: string;
   readonly deviceClass: string;
   readonly components: Record<string, DeployedComponent>;
-  readonly rings: { readonly group: string; readonly deploymentId: string; readonly counts: unknown }[];
+  /** Each ring's rollout: its group, its deployment and the verdict on its executions. */
+  readonly rings: { readonly group: string; readonly deploymentId: string; readonly verdict: unknown }[];
 }
 
 /** The rollout was reverted (or canceled on a first rollout). */
@@ -153,7 +154,7 @@ export async function handle(event: RolloutLedgerEvent, ledger: Ledger, now = ne
     }
     case 'healthy-rings': {
       if (!Array.isArray(event.rings) || event.rings.length === 0 || event.rings.length > 50 || event.rings.some((r) => typeof r?.group !== 'string' || typeof r?.deploymentId !== 'string')) {
-        throw new NamedError(ROLLOUT_INPUT_INVALID, `rings is ${JSON.stringify(event.rings ?? null)}: list 1 to 50 rings, each { group, deploymentId, counts } (one transaction of two items per ring, at most 100)`);
+        throw new NamedError(ROLLOUT_INPUT_INVALID, `rings is ${JSON.stringify(event.rings ?? null)}: list 1 to 50 rings, each { group, deploymentId, verdict } (one transaction of two items per ring, at most 100)`);
       }
       const merged = configurations(event.components);
       const release = { runId: event.runId, components: versions(event.components), ...(merged ? { configurations: merged } : {}) };
@@ -162,7 +163,7 @@ export async function handle(event: RolloutLedgerEvent, ledger: Ledger, now = ne
       await ledger.recordRelease(event.runId, event.deviceClass, {
         ...Object.fromEntries(event.rings.map((r) => [`deployment#${r.group}`, r.deploymentId])),
         status: 'RELEASED',
-        counts: Object.fromEntries(event.rings.map((r) => [r.group, r.counts])),
+        counts: Object.fromEntries(event.rings.map((r) => [r.group, r.verdict])),
       });
       log('INFO', 'rings healthy: recorded as their last good releases', { runId: event.runId, deviceClass: event.deviceClass, rings: event.rings.map((r) => r.group) });
       return { recorded: true };

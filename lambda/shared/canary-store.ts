@@ -12,9 +12,14 @@ import { log } from './log';
  *
  * | pk | sk | what |
  * | --- | --- | --- |
- * | `CANARY#{runId}#{variant}` | `STATE` | OPEN/CLOSED, class, group, quorum, shard count, the shards complete, task token |
- * | `CANARY#{runId}#{variant}` | `SHARD#{n}` | how many devices the shard holds, and the set of those that reported |
- * | `CANARY#{runId}#{variant}` | `THING#{thingName}` | one expected device, its shard, and its report summary once it came |
+ * | `CANARY#{runId}#{variant}` | `STATE#{deviceClass}` | OPEN/CLOSED, group, quorum, shard count, the shards complete, task token |
+ * | `CANARY#{runId}#{variant}` | `SHARD#{deviceClass}#{n}` | how many devices the shard holds, and the set of those that reported |
+ * | `CANARY#{runId}#{variant}` | `THING#{thingName}` | one expected device, its class and shard, and its report summary once it came |
+ * | `CANARY#{runId}#{variant}` | `REJECTED` | how many documents claiming this run and variant were rejected |
+ *
+ * Two classes may canary the same variant (two ONNX Runtime classes run the same model): each
+ * has its own state and shards, and a device's document finds its class through its THING item
+ * (a device is in one canary group), so neither counts or completes the other's canary.
  *
  * A large canary group reports within seconds, so no item takes a write per
  * report: each report writes its own THING item and adds its thing name to
@@ -30,7 +35,6 @@ export interface CanaryState {
   readonly group: string;
   readonly state: 'OPEN' | 'CLOSED';
   readonly expected: number;
-  readonly rejected: number;
   readonly quorum: number;
   /** How many shards the expected devices are spread over. */
   readonly shards: number;
@@ -54,6 +58,12 @@ export interface ReportSummary {
   readonly reportS3Uri: string;
 }
 
+/** Which canary expects a device: its class, and the shard it counts in. */
+export interface Expected {
+  readonly deviceClass: string;
+  readonly shard: string;
+}
+
 /** What recording a report did. */
 export interface Recorded {
   /** False when this device's report was already stored (a duplicate, or a retried delivery). */
@@ -68,6 +78,8 @@ export const SHARD_SIZE = 40;
 const OPEN_CONCURRENCY = 16;
 
 const pk = (runId: string, variant: string) => `CANARY#${runId}#${variant}`;
+const stateKey = (deviceClass: string) => `STATE#${deviceClass}`;
+const shardKey = (deviceClass: string, shard: string) => `SHARD#${deviceClass}#${shard}`;
 const conditionFailed = (err: unknown) => (err as Error).name === 'ConditionalCheckFailedException';
 
 /** Whether every shard of the canary is complete: every expected device has reported. */
@@ -96,8 +108,8 @@ export class CanaryStore {
    * completes when it runs again, and one that completed changes nothing
    * (returns false): a report already stored is never overwritten.
    */
-  public async open(state: Omit<CanaryState, 'state' | 'rejected' | 'token' | 'shards' | 'complete'>, things: string[]): Promise<boolean> {
-    if (await this.state(state.runId, state.variant)) return false;
+  public async open(state: Omit<CanaryState, 'state' | 'token' | 'shards' | 'complete'>, things: string[]): Promise<boolean> {
+    if (await this.state(state.runId, state.deviceClass, state.variant)) return false;
     const key = pk(state.runId, state.variant);
     const shards = Math.ceil(things.length / SHARD_SIZE);
     const putNew = async (item: Record<string, unknown>) => {
@@ -108,13 +120,13 @@ export class CanaryStore {
     const sorted = [...things].sort();
     const sizes = Array.from({ length: shards }, (_, n) => Math.floor(sorted.length / shards) + (n < sorted.length % shards ? 1 : 0));
     await eachLimited(sizes.map((size, n) => ({ n, size })), OPEN_CONCURRENCY, ({ n, size }) =>
-      putNew({ pk: key, sk: `SHARD#${n}`, expected: size, expiresAt: state.expiresAt }));
+      putNew({ pk: key, sk: shardKey(state.deviceClass, String(n)), expected: size, expiresAt: state.expiresAt }));
     await eachLimited(sorted.map((thingName, i) => ({ thingName, shard: String(i % shards) })), OPEN_CONCURRENCY, ({ thingName, shard }) =>
-      putNew({ pk: key, sk: `THING#${thingName}`, thingName, shard, expiresAt: state.expiresAt }));
+      putNew({ pk: key, sk: `THING#${thingName}`, thingName, deviceClass: state.deviceClass, shard, expiresAt: state.expiresAt }));
     try {
       await this.client.send(new PutCommand({
         TableName: this.table,
-        Item: { pk: key, sk: 'STATE', ...state, state: 'OPEN', rejected: 0, shards },
+        Item: { pk: key, sk: stateKey(state.deviceClass), ...state, state: 'OPEN', shards },
         ConditionExpression: 'attribute_not_exists(pk)',
       }));
     } catch (err) {
@@ -124,15 +136,15 @@ export class CanaryStore {
     return true;
   }
 
-  public async state(runId: string, variant: string): Promise<CanaryState | undefined> {
-    const out = await this.client.send(new GetCommand({ TableName: this.table, Key: { pk: pk(runId, variant), sk: 'STATE' }, ConsistentRead: true }));
+  public async state(runId: string, deviceClass: string, variant: string): Promise<CanaryState | undefined> {
+    const out = await this.client.send(new GetCommand({ TableName: this.table, Key: { pk: pk(runId, variant), sk: stateKey(deviceClass) }, ConsistentRead: true }));
     return out.Item as CanaryState | undefined;
   }
 
-  /** The shard of `thingName` when it is one of the devices the canary waits for. */
-  public async shardOf(runId: string, variant: string, thingName: string): Promise<string | undefined> {
+  /** The canary that expects `thingName` for this run and variant (its class and shard), if any does. */
+  public async expecting(runId: string, variant: string, thingName: string): Promise<Expected | undefined> {
     const out = await this.client.send(new GetCommand({ TableName: this.table, Key: { pk: pk(runId, variant), sk: `THING#${thingName}` }, ConsistentRead: true }));
-    return out.Item?.shard as string | undefined;
+    return out.Item ? { deviceClass: out.Item.deviceClass as string, shard: out.Item.shard as string } : undefined;
   }
 
   /**
@@ -142,7 +154,7 @@ export class CanaryStore {
    * is added to its shard's set, and a shard that is complete is added to the
    * STATE's set of complete shards while the canary is open.
    */
-  public async record(runId: string, variant: string, shard: string, summary: ReportSummary): Promise<Recorded> {
+  public async record(runId: string, variant: string, expected: Expected, summary: ReportSummary): Promise<Recorded> {
     const key = pk(runId, variant);
     let first = true;
     await this.client.send(new UpdateCommand({
@@ -158,7 +170,7 @@ export class CanaryStore {
     });
     const counted = await this.client.send(new UpdateCommand({
       TableName: this.table,
-      Key: { pk: key, sk: `SHARD#${shard}` },
+      Key: { pk: key, sk: shardKey(expected.deviceClass, expected.shard) },
       UpdateExpression: 'ADD #r :thing',
       ConditionExpression: 'attribute_exists(pk)',
       ExpressionAttributeNames: { '#r': 'reported' },
@@ -169,11 +181,11 @@ export class CanaryStore {
     if (shardItem.reported.size < shardItem.expected) return { first };
     const out = await this.client.send(new UpdateCommand({
       TableName: this.table,
-      Key: { pk: key, sk: 'STATE' },
+      Key: { pk: key, sk: stateKey(expected.deviceClass) },
       UpdateExpression: 'ADD #c :shard',
       ConditionExpression: '#s = :open',
       ExpressionAttributeNames: { '#c': 'complete', '#s': 'state' },
-      ExpressionAttributeValues: { ':shard': new Set([shard]), ':open': 'OPEN' },
+      ExpressionAttributeValues: { ':shard': new Set([expected.shard]), ':open': 'OPEN' },
       ReturnValues: 'ALL_NEW',
     })).catch((err) => {
       if (conditionFailed(err)) return undefined;
@@ -182,25 +194,25 @@ export class CanaryStore {
     return { first, state: out?.Attributes as CanaryState | undefined };
   }
 
-  /** Counts a rejected document against the canary it claimed to be for. */
+  /**
+   * Counts a rejected document against the run and variant it claimed (each rejection is also a
+   * metric). Best effort: a flood of forged documents must not fail the deliveries of real ones.
+   */
   public async reject(runId: string, variant: string): Promise<void> {
     await this.client.send(new UpdateCommand({
       TableName: this.table,
-      Key: { pk: pk(runId, variant), sk: 'STATE' },
+      Key: { pk: pk(runId, variant), sk: 'REJECTED' },
       UpdateExpression: 'ADD #n :one',
-      ConditionExpression: 'attribute_exists(pk)',
       ExpressionAttributeNames: { '#n': 'rejected' },
       ExpressionAttributeValues: { ':one': 1 },
-    })).catch((err: Error) => {
-      if (!conditionFailed(err)) throw err;
-    });
+    })).catch((err: Error) => log('WARN', 'rejection not counted', { runId, variant, error: err.name }));
   }
 
   /** Stores the task token; returns the state after it. */
-  public async attachToken(runId: string, variant: string, token: string): Promise<CanaryState | undefined> {
+  public async attachToken(runId: string, deviceClass: string, variant: string, token: string): Promise<CanaryState | undefined> {
     const out = await this.client.send(new UpdateCommand({
       TableName: this.table,
-      Key: { pk: pk(runId, variant), sk: 'STATE' },
+      Key: { pk: pk(runId, variant), sk: stateKey(deviceClass) },
       UpdateExpression: 'SET #t = :t',
       ConditionExpression: 'attribute_exists(pk)',
       ExpressionAttributeNames: { '#t': 'token' },
@@ -219,11 +231,11 @@ export class CanaryStore {
    * that closed it and then failed to complete the task can complete it on
    * a retry.
    */
-  public async close(runId: string, variant: string): Promise<boolean> {
+  public async close(runId: string, deviceClass: string, variant: string): Promise<boolean> {
     try {
       await this.client.send(new UpdateCommand({
         TableName: this.table,
-        Key: { pk: pk(runId, variant), sk: 'STATE' },
+        Key: { pk: pk(runId, variant), sk: stateKey(deviceClass) },
         UpdateExpression: 'SET #s = :closed',
         ConditionExpression: '#s = :open',
         ExpressionAttributeNames: { '#s': 'state' },
@@ -237,10 +249,10 @@ export class CanaryStore {
   }
 
   /** Removes the task token once the task it belongs to is complete (or no longer waits). */
-  public async forgetToken(runId: string, variant: string, token: string): Promise<void> {
+  public async forgetToken(runId: string, deviceClass: string, variant: string, token: string): Promise<void> {
     await this.client.send(new UpdateCommand({
       TableName: this.table,
-      Key: { pk: pk(runId, variant), sk: 'STATE' },
+      Key: { pk: pk(runId, variant), sk: stateKey(deviceClass) },
       UpdateExpression: 'REMOVE #t',
       ConditionExpression: '#t = :t',
       ExpressionAttributeNames: { '#t': 'token' },
@@ -250,9 +262,9 @@ export class CanaryStore {
     });
   }
 
-  /** Every expected device, with its report when it came. */
-  public async devices(runId: string, variant: string): Promise<{ thingName: string; report?: ReportSummary }[]> {
-    const items: { thingName: string; report?: ReportSummary }[] = [];
+  /** Every device the class's canary expects, with its report when it came. */
+  public async devices(runId: string, deviceClass: string, variant: string): Promise<{ thingName: string; report?: ReportSummary }[]> {
+    const items: { thingName: string; deviceClass: string; report?: ReportSummary }[] = [];
     let start: Record<string, unknown> | undefined;
     do {
       const out = await this.client.send(new QueryCommand({
@@ -262,10 +274,10 @@ export class CanaryStore {
         ConsistentRead: true,
         ExclusiveStartKey: start,
       }));
-      items.push(...((out.Items ?? []) as { thingName: string; report?: ReportSummary }[]));
+      items.push(...((out.Items ?? []) as { thingName: string; deviceClass: string; report?: ReportSummary }[]));
       start = out.LastEvaluatedKey;
     } while (start);
-    return items;
+    return items.filter((i) => i.deviceClass === deviceClass);
   }
 }
 
@@ -317,10 +329,10 @@ export function someNames(names: string[], limit = MISSING_LISTED): string {
 }
 
 /** The key of a canary's results (beside the devices' own documents, under a name no thing can take). */
-export const resultsKey = (prefix: string, runId: string, variant: string) => `${prefix}${runId}/canary-results/${variant}.json`;
+export const resultsKey = (prefix: string, runId: string, deviceClass: string, variant: string) => `${prefix}${runId}/canary-results/${deviceClass}/${variant}.json`;
 
 export async function outcome(store: CanaryStore, state: CanaryState): Promise<CanaryOutcome> {
-  const devices = await store.devices(state.runId, state.variant);
+  const devices = await store.devices(state.runId, state.deviceClass, state.variant);
   return {
     runId: state.runId,
     variant: state.variant,
@@ -334,7 +346,7 @@ export async function outcome(store: CanaryStore, state: CanaryState): Promise<C
 
 /** Writes the canary's results to the store and returns what the state machine carries. */
 export async function handOff(result: CanaryOutcome, results: ResultsStore): Promise<CanaryHandOff> {
-  const key = resultsKey(results.prefix, result.runId, result.variant);
+  const key = resultsKey(results.prefix, result.runId, result.deviceClass, result.variant);
   await results.s3.send(new PutObjectCommand({ Bucket: results.bucket, Key: key, Body: JSON.stringify(result), ContentType: 'application/json' }));
   return {
     runId: result.runId,
@@ -361,7 +373,7 @@ const TASK_GONE = new Set(['TaskTimedOut', 'TaskDoesNotExist']);
  */
 export async function completeWhenReported(store: CanaryStore, sfn: SFNClient, results: ResultsStore, state: CanaryState): Promise<boolean> {
   if (!state.token || !allReported(state)) return false;
-  if (state.state === 'OPEN' && !(await store.close(state.runId, state.variant))) return false;
+  if (state.state === 'OPEN' && !(await store.close(state.runId, state.deviceClass, state.variant))) return false;
   try {
     const output = await handOff(await outcome(store, state), results);
     await sfn.send(new SendTaskSuccessCommand({ taskToken: state.token, output: JSON.stringify(output) }));
@@ -369,6 +381,6 @@ export async function completeWhenReported(store: CanaryStore, sfn: SFNClient, r
     if (!TASK_GONE.has((err as Error).name)) throw err;
     log('INFO', 'the canary task no longer waits: it completed, failed or timed out', { runId: state.runId, variant: state.variant, error: (err as Error).name });
   }
-  await store.forgetToken(state.runId, state.variant, state.token);
+  await store.forgetToken(state.runId, state.deviceClass, state.variant, state.token);
   return true;
 }

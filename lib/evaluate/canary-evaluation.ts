@@ -190,6 +190,7 @@ export class CanaryEvaluation extends sfn.StateMachineFragment {
         'op': 'attach',
         'token': sfn.JsonPath.taskToken,
         'runId.$': '$.runId',
+        'deviceClass': fleet.deviceClass,
         'variant.$': '$.candidate.variant',
       }),
       heartbeatTimeout: sfn.Timeout.duration(Duration.seconds(heartbeatSeconds)),
@@ -201,7 +202,7 @@ export class CanaryEvaluation extends sfn.StateMachineFragment {
     const close = control.invoke(this, 'CloseCanary', {
       stateName: name('CloseCanary'),
       comment: 'The timeout passed: go on when the quorum reported',
-      payload: { 'op': 'close', 'runId.$': '$.runId', 'variant.$': '$.candidate.variant' },
+      payload: { 'op': 'close', 'runId.$': '$.runId', 'deviceClass': fleet.deviceClass, 'variant.$': '$.candidate.variant' },
       resultPath: '$.outcome',
     });
     const done = new sfn.Pass(this, 'CandidateEvaluated', {

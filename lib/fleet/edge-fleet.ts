@@ -47,6 +47,16 @@ export interface EdgeFleetProps {
    * @default Duration.hours(1)
    */
   readonly credentialDuration?: Duration;
+  /**
+   * Another fleet of the same class whose token exchange role, role alias and IoT policy this
+   * fleet's devices use: a class's rings are the same kind of device as its canary, so they need
+   * a thing group of their own, not a role, alias and policy each. That fleet's policy then
+   * admits this fleet's thing-name prefix too (devices of fleets that share access can act under
+   * each other's prefixes: share only among fleets whose devices you trust alike).
+   *
+   * @default - the fleet has its own role, role alias and IoT policy
+   */
+  readonly deviceAccess?: EdgeFleet;
 }
 
 const NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
@@ -91,6 +101,8 @@ export class EdgeFleet extends Construct {
     if (!isUnresolved(aliasName) && !/^[\w=,@-]{1,128}$/.test(aliasName)) problems.add('roleAliasName', aliasName, 'Use 1-128 letters, digits and "=,@-_".');
     const seconds = props.credentialDuration?.toSeconds() ?? 3600;
     checkIntegerRange(problems, 'credentialDuration', seconds, 900, 43200, 'seconds');
+    const owner = props.deviceAccess;
+    if (owner) this.checkDeviceAccess(problems, owner, props);
     problems.throwIfAny(this);
 
     const stack = Stack.of(this);
@@ -106,71 +118,95 @@ export class EdgeFleet extends Construct {
       });
     }
 
-    this.tokenExchangeRole = new iam.Role(this, 'TokenExchangeRole', {
-      assumedBy: new iam.ServicePrincipal('credentials.iot.amazonaws.com'),
-      description: `cdk-edge-model-pipeline: assumed by ${props.deviceClass} Greengrass core devices through their role alias`,
-      maxSessionDuration: Duration.hours(12),
-    });
-    props.store.grantArtifactDownload(this.tokenExchangeRole, ArtifactStore.PACKAGE_PREFIX);
-    const logGroups = stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '/aws/greengrass/*', arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-    this.tokenExchangeRole.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
-      resources: [logGroups],
-    }));
-    acknowledge(this.tokenExchangeRole, 'GREENGRASS_LOG_GROUPS', [nagResource(this.tokenExchangeRole, logGroups)]);
-
+    new CfnOutput(this, 'ThingGroupName', { value: groupName, description: `Thing group of the ${props.deviceClass} fleet (--thing-group-name)` });
+    if (owner) {
+      // The owner's role, role alias and policy; its policy admits this fleet's prefix.
+      this.tokenExchangeRole = owner.tokenExchangeRole;
+      this.roleAliasName = owner.roleAliasName;
+      this.iotPolicyName = owner.iotPolicyName;
+      owner.accessMembers.push(this);
+      return;
+    }
+    this.tokenExchangeRole = this.createTokenExchangeRole(props);
     const roleAlias = new iot.CfnRoleAlias(this, 'RoleAlias', {
       roleAlias: aliasName,
       roleArn: this.tokenExchangeRole.roleArn,
       credentialDurationSeconds: seconds,
     });
-
-    const iotArn = (resource: string, name: string) => stack.formatArn({ service: 'iot', resource, resourceName: name, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
-    const prefix = props.thingNamePrefix;
     const policy = new iot.CfnPolicy(this, 'CoreDevicePolicy', {
-      policyDocument: {
-        Version: '2012-10-17',
-        Statement: [
-          { Sid: 'Connect', Effect: 'Allow', Action: 'iot:Connect', Resource: iotArn('client', `${prefix}*`) },
-          {
-            Sid: 'OwnTopics',
-            Effect: 'Allow',
-            Action: ['iot:Publish', 'iot:Receive'],
-            Resource: [iotArn('topic', `$aws/things/${prefix}*/*`)],
-          },
-          { Sid: 'OwnTopicFilters', Effect: 'Allow', Action: 'iot:Subscribe', Resource: [iotArn('topicfilter', `$aws/things/${prefix}*/*`)] },
-          // The edge agent's results and telemetry, each under the device's own thing name and
-          // under the topic root of each agent component the fleet runs (see allowAgentTopics).
-          Lazy.any({ produce: () => this.agentTopicsStatement(iotArn) }, { omitEmptyArray: true }),
-          {
-            Sid: 'OwnShadows',
-            Effect: 'Allow',
-            Action: ['iot:GetThingShadow', 'iot:UpdateThingShadow', 'iot:DeleteThingShadow'],
-            Resource: iotArn('thing', `${prefix}*`),
-          },
-          { Sid: 'TokenExchange', Effect: 'Allow', Action: 'iot:AssumeRoleWithCertificate', Resource: roleAlias.attrRoleAliasArn },
-          {
-            // These four Greengrass data-plane actions take no resource ARN (Greengrass developer guide,
-            // "Minimal AWS IoT policy for AWS IoT Greengrass V2 core devices").
-            Sid: 'GreengrassDataPlane',
-            Effect: 'Allow',
-            Action: [
-              'greengrass:GetComponentVersionArtifact',
-              'greengrass:ResolveComponentCandidates',
-              'greengrass:GetDeploymentConfiguration',
-              'greengrass:ListThingGroupsForCoreDevice',
-            ],
-            Resource: '*',
-          },
-        ],
-      },
+      policyDocument: Lazy.any({ produce: () => this.corePolicy(roleAlias.attrRoleAliasArn) }),
     });
     this.iotPolicyName = policy.ref;
-
-    new CfnOutput(this, 'ThingGroupName', { value: groupName, description: `Thing group of the ${props.deviceClass} fleet (--thing-group-name)` });
     new CfnOutput(this, 'IotPolicyName', { value: policy.ref, description: `IoT policy of ${props.deviceClass} core devices (--thing-policy-name)` });
     new CfnOutput(this, 'RoleAliasName', { value: aliasName, description: `Role alias of the token exchange role (--tes-role-alias-name)` });
     new CfnOutput(this, 'TokenExchangeRoleName', { value: this.tokenExchangeRole.roleName, description: `Token exchange role (--tes-role-name)` });
+  }
+
+  /** The fleets whose devices use this fleet's role, role alias and policy: this one, then those that share it. */
+  private readonly accessMembers: EdgeFleet[] = [this];
+  private accessOwner?: EdgeFleet;
+
+  private checkDeviceAccess(problems: ProblemCollector, owner: EdgeFleet, props: EdgeFleetProps): void {
+    const path = owner.node.path;
+    if (owner.deviceClass !== props.deviceClass) problems.add('deviceAccess', path, `It is a fleet of class ${owner.deviceClass}, not ${props.deviceClass}: share device access only within one class.`);
+    if (owner.accessOwner) problems.add('deviceAccess', path, `It uses ${owner.accessOwner.node.path}'s device access itself: give that fleet instead.`);
+    if (Stack.of(owner) !== Stack.of(this)) problems.add('deviceAccess', path, 'It is in another stack: share device access only within one stack (its policy lists this fleet\'s prefix).');
+    if (props.roleAliasName !== undefined) problems.add('roleAliasName', props.roleAliasName, 'The role alias is the deviceAccess fleet\'s: leave roleAliasName out.');
+    if (props.credentialDuration !== undefined) problems.add('credentialDuration', props.credentialDuration.toHumanString(), 'Credentials are the deviceAccess fleet\'s: leave credentialDuration out.');
+    this.accessOwner = owner;
+  }
+
+  /** The token exchange role: S3 reads of the store's `packages/`, logs under `/aws/greengrass/`. */
+  private createTokenExchangeRole(props: EdgeFleetProps): iam.Role {
+    const stack = Stack.of(this);
+    const role = new iam.Role(this, 'TokenExchangeRole', {
+      assumedBy: new iam.ServicePrincipal('credentials.iot.amazonaws.com'),
+      description: `cdk-edge-model-pipeline: assumed by ${props.deviceClass} Greengrass core devices through their role alias`,
+      maxSessionDuration: Duration.hours(12),
+    });
+    props.store.grantArtifactDownload(role, ArtifactStore.PACKAGE_PREFIX);
+    const logGroups = stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '/aws/greengrass/*', arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+      resources: [logGroups],
+    }));
+    acknowledge(role, 'GREENGRASS_LOG_GROUPS', [nagResource(role, logGroups)]);
+    return role;
+  }
+
+  /** The core-device IoT policy, scoped by the thing-name prefix of every fleet that uses it. */
+  private corePolicy(roleAliasArn: string): object {
+    const stack = Stack.of(this);
+    const iotArn = (resource: string, name: string) => stack.formatArn({ service: 'iot', resource, resourceName: name, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    const prefixes = [...new Set(this.accessMembers.map((m) => m.thingNamePrefix))];
+    const each = (resource: string, name: (prefix: string) => string) => prefixes.map((p) => iotArn(resource, name(p)));
+    const agentTopics = this.accessMembers.flatMap((m) => m.agentTopicResources(iotArn));
+    return {
+      Version: '2012-10-17',
+      Statement: [
+        { Sid: 'Connect', Effect: 'Allow', Action: 'iot:Connect', Resource: each('client', (p) => `${p}*`) },
+        { Sid: 'OwnTopics', Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: each('topic', (p) => `$aws/things/${p}*/*`) },
+        { Sid: 'OwnTopicFilters', Effect: 'Allow', Action: 'iot:Subscribe', Resource: each('topicfilter', (p) => `$aws/things/${p}*/*`) },
+        // The edge agent's results and telemetry, each under the device's own thing name and
+        // under the topic root of each agent component the fleet runs (see allowAgentTopics).
+        ...(agentTopics.length ? [{ Sid: 'EdgeAgentTopics', Effect: 'Allow', Action: 'iot:Publish', Resource: [...new Set(agentTopics)] }] : []),
+        { Sid: 'OwnShadows', Effect: 'Allow', Action: ['iot:GetThingShadow', 'iot:UpdateThingShadow', 'iot:DeleteThingShadow'], Resource: each('thing', (p) => `${p}*`) },
+        { Sid: 'TokenExchange', Effect: 'Allow', Action: 'iot:AssumeRoleWithCertificate', Resource: roleAliasArn },
+        {
+          // These four Greengrass data-plane actions take no resource ARN (Greengrass developer guide,
+          // "Minimal AWS IoT policy for AWS IoT Greengrass V2 core devices").
+          Sid: 'GreengrassDataPlane',
+          Effect: 'Allow',
+          Action: [
+            'greengrass:GetComponentVersionArtifact',
+            'greengrass:ResolveComponentCandidates',
+            'greengrass:GetDeploymentConfiguration',
+            'greengrass:ListThingGroupsForCoreDevice',
+          ],
+          Resource: '*',
+        },
+      ],
+    };
   }
 
   /**
@@ -186,18 +222,13 @@ export class EdgeFleet extends Construct {
 
   private readonly agentTopicRoots: string[] = [];
 
-  private agentTopicsStatement(iotArn: (resource: string, name: string) => string): object | undefined {
-    if (this.agentTopicRoots.length === 0) return undefined;
+  /** The agent topics this fleet's devices publish: results and telemetry under each root, each under its own thing name. */
+  private agentTopicResources(iotArn: (resource: string, name: string) => string): string[] {
     const prefix = this.thingNamePrefix;
-    return {
-      Sid: 'EdgeAgentTopics',
-      Effect: 'Allow',
-      Action: 'iot:Publish',
-      Resource: this.agentTopicRoots.flatMap((root) => {
-        const topics = new AgentTopics(root);
-        return [iotArn('topic', `${topics.results}/*/${prefix}*`), iotArn('topic', `${topics.telemetry}/${this.deviceClass}/${prefix}*`)];
-      }),
-    };
+    return this.agentTopicRoots.flatMap((root) => {
+      const topics = new AgentTopics(root);
+      return [iotArn('topic', `${topics.results}/*/${prefix}*`), iotArn('topic', `${topics.telemetry}/${this.deviceClass}/${prefix}*`)];
+    });
   }
 
   /** The ARN pattern of this fleet's things. */

@@ -119,3 +119,11 @@ export interface AbortCriteria {
   /** ...but only once at least this many devices ran the update: 1 or more. */
   readonly minExecutedThings: number;
 }
+
+/** Error names the rollout fragment ends with. */
+export enum FleetRolloutError {
+  /** The rollout failed (abort, failures over the limit, or the time budget) and the group was put back on its last good release. */
+  REVERTED = 'RolloutReverted',
+  /** The first rollout to the group failed: there is no last good release, so the deployment was canceled. */
+  CANCELED = 'RolloutCanceled',
+}

@@ -28,7 +28,8 @@ import { CanaryResults } from '../evaluate/canary-results';
 import { addThresholdProblems, QualityGate, QualityThresholds } from '../evaluate/quality-gate';
 import { EdgeFleet } from '../fleet/edge-fleet';
 import { createDeploymentTask, deploymentArns, deploymentClientToken } from '../fleet/deployment';
-import { FleetRollout } from '../fleet/fleet-rollout';
+import { rolloutSettings } from '../fleet/fleet-rollout';
+import { RolloutStates } from '../fleet/rollout-states';
 import { ReleaseLedger } from '../fleet/release-ledger';
 import { AbortCriteria, Rollout } from '../fleet/rollout';
 import { ArtifactStore } from '../package/artifact-store';
@@ -404,12 +405,13 @@ export class EdgeModelPipeline extends Construct {
     }
 
     // Rollout, class by class, ring by ring; a failing ring puts every ring of its class back.
+    // One ledger function for every ring of every class: each call names its group.
     const rolloutLedger = new BundledHandler(this, 'RingLedger', {
       handlerName: 'rollout-ledger',
-      description: 'cdk-edge-model-pipeline: records the rings of a release and what to revert them to',
+      description: 'cdk-edge-model-pipeline: keeps the release ledger of the rings (last good releases, verdicts, what to revert them to)',
       timeout: Duration.seconds(30),
       memorySize: 256,
-      environment: { LEDGER_TABLE: this.ledger.table.tableName },
+      environment: { LEDGER_TABLE: this.ledger.table.tableName, PIPELINE_NAME: this.metricPipeline },
     });
     this.ledger.grantWrite(rolloutLedger.role);
     acknowledge(stack, 'LAMBDA_INVOKE_VERSIONS', [nagResource(this, `${rolloutLedger.function.functionArn}:*`)]);
@@ -456,27 +458,7 @@ export class EdgeModelPipeline extends Construct {
         },
         resultPath: '$.release',
       }));
-      const ringChain = c.rings.map((ring, r) => new FleetRollout(this, `Rollout${i}Ring${r}`, {
-        fleet: ring,
-        ledger: this.ledger,
-        rollout: c.rollout,
-        abortCriteria: c.abortCriteria,
-        recordHealthy: false,
-        pipelineName: this.metricPipeline,
-      }));
-      let tail: sfn.INextable = ringChain[0].endStates[0];
-      for (const next of ringChain.slice(1)) {
-        tail.next(next);
-        tail = next.endStates[0];
-      }
-      const branch = new sfn.Parallel(this, `Rings${i}`, {
-        stateName: `${c.name}: Rings`,
-        comment: 'Ring after ring; each ring starts only when the previous one is healthy',
-        resultSelector: { 'rollout.$': '$[0].rollout' },
-        resultPath: `$.ringResults.${ck}`,
-      });
-      branch.branch(ringChain[0]);
-
+      const branch = this.ringsOf(i, c, ck, rolloutLedger);
       // Any fault after the first ring's deployment was created puts the class back: every ring
       // with a last good release is re-deployed with it; on the others this run's deployment is
       // canceled (see revertClass).
@@ -493,10 +475,7 @@ export class EdgeModelPipeline extends Construct {
           'deviceClass': c.name,
           'runId.$': '$.runId',
           'components.$': '$.release.components',
-          'rings': c.rings.map((ring) => {
-            const out = `$.ringResults.${ck}.rollout.${key(ring.thingGroupName)}`;
-            return { 'group': ring.thingGroupName, 'deploymentId.$': `${out}.deploymentId`, 'counts.$': `${out}.verdict` };
-          }),
+          'rings.$': `$.ringResults.${ck}`,
         },
         resultPath: sfn.JsonPath.DISCARD,
       });
@@ -735,6 +714,37 @@ export class EdgeModelPipeline extends Construct {
     notifyThen(notify, new sfn.Fail(this, 'RunFailed', { stateName: 'RunFailed', errorPath: '$.failure.Error', causePath: '$.failure.Cause' }));
     const recorded = recordRun('Failed', 'RUN_FAILED', notify);
     return (stage: string) => new sfn.Pass(this, `FailedIn${stage}`, { stateName: `FailedIn${stage}`, result: sfn.Result.fromString(stage), resultPath: '$.failedStage' }).next(recorded);
+  }
+
+  /**
+   * The rings of class `i`, one after another: a Map over the rings PrepareRings listed, whose one
+   * copy of the rollout states reads its thing group from the ring, so a ring more adds no state.
+   * The first ring that fails stops the Map with its error (the class is then put back); the
+   * result is each ring's `{ group, deploymentId, iotJobId, verdict }`, in ring order.
+   */
+  private ringsOf(i: number, c: PipelineDeviceClass, ck: string, ledger: BundledHandler): sfn.Map {
+    const scope = new Construct(this, `Rollout${i}`);
+    const settings = rolloutSettings({ rollout: c.rollout, abortCriteria: c.abortCriteria });
+    settings.problems.throwIfAny(scope);
+    const ring = new RolloutStates(scope, {
+      target: { group: { path: '$.ring.group' }, groupArn: { path: '$.ring.groupArn' }, deviceClass: c.name, fleets: c.rings },
+      ledger,
+      ...settings.options,
+      stateName: (state) => `${c.name} ring: ${state}`,
+      outputPath: '$.rollout',
+      recordHealthy: false,
+    });
+    ring.endStates[0].next(new sfn.Pass(scope, 'RingRolledOut', { stateName: `${c.name} ring: RingRolledOut`, inputPath: '$.rollout' }));
+    const rings = new sfn.Map(this, `Rings${i}`, {
+      stateName: `${c.name}: Rings`,
+      comment: 'Ring after ring; each ring starts only when the previous one is healthy',
+      itemsPath: `$.rings.${ck}`,
+      itemSelector: { 'runId.$': '$.runId', 'release.$': '$.release', 'ring.$': '$$.Map.Item.Value' },
+      maxConcurrency: 1,
+      resultPath: `$.ringResults.${ck}`,
+    });
+    rings.itemProcessor(ring.startState);
+    return rings;
   }
 
   /**

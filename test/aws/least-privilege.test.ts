@@ -26,9 +26,9 @@ const single = world(SingleJetsonPipelineStack);
 const role = (w: typeof mixed, prefix: string) => w.account.role(prefix).arn;
 
 const MUST_BE_DENIED: [string, typeof mixed, () => Call][] = [
-  ['devices cannot read models/', mixed, () => ({ principal: role(mixed, 'Rasp4bRing1TokenExchangeRole'), action: 's3:GetObject', resource: mixed.object('models/resnet18/model.tar.gz') })],
+  ['devices cannot read models/ (the rings use their canary\'s role)', mixed, () => ({ principal: role(mixed, 'JetsonNanoCanaryTokenExchangeRole'), action: 's3:GetObject', resource: mixed.object('models/resnet18/model.tar.gz') })],
   ['devices cannot read reports/', mixed, () => ({ principal: role(mixed, 'Rasp4bCanaryTokenExchangeRole'), action: 's3:GetObject', resource: mixed.object('reports/run-1/report.html') })],
-  ['devices cannot write packages/', mixed, () => ({ principal: role(mixed, 'X86GatewayRing2TokenExchangeRole'), action: 's3:PutObject', resource: mixed.object('packages/x.zip') })],
+  ['devices cannot write packages/', mixed, () => ({ principal: role(mixed, 'X86GatewayCanaryTokenExchangeRole'), action: 's3:PutObject', resource: mixed.object('packages/x.zip') })],
   ['the collector cannot start runs', mixed, () => ({ principal: role(mixed, 'PipelineCanaryResultsCollectorRole'), action: 'states:StartExecution', resource: mixed.stateMachine })],
   ['approval cannot deploy', mixed, () => ({ principal: role(mixed, 'PipelineApprovalRole'), action: 'greengrass:CreateDeployment', resource: '*' })],
   ['approval cannot read models/', mixed, () => ({ principal: role(mixed, 'PipelineApprovalRole'), action: 's3:GetObject', resource: mixed.object('models/resnet18/model.tar.gz') })],
@@ -44,7 +44,7 @@ test.each(MUST_BE_DENIED)('%s', async (_label, w, call) => {
 });
 
 test('the denials are not for want of a role: the same roles make their own calls', async () => {
-  const allowed = await mixed.account.authorize({ principal: role(mixed, 'Rasp4bRing1TokenExchangeRole'), action: 's3:GetObject', resource: mixed.object('packages/x.zip') });
+  const allowed = await mixed.account.authorize({ principal: role(mixed, 'JetsonNanoCanaryTokenExchangeRole'), action: 's3:GetObject', resource: mixed.object('packages/x.zip') });
   expect(allowed.allowed).toBe(true);
   const start = await mixed.account.authorize({ principal: role(mixed, 'PipelineTriggerRole'), action: 'states:StartExecution', resource: mixed.stateMachine });
   expect(start.allowed).toBe(true);

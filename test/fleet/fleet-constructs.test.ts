@@ -85,6 +85,45 @@ describe('EdgeFleet', () => {
     expect(fleet.thingGroupName).toBe('existing-cams');
   });
 
+  test('rings that share their canary\'s device access: their own thing groups, one role, role alias and policy admitting every prefix', () => {
+    const { stack, store } = base();
+    const canary = fleetIn(stack, store, { thingNamePrefix: 'cam-jn-canary-' });
+    const rings = [1, 2].map((r) => new EdgeFleet(stack, `Ring${r}`, { deviceClass: 'jetson-nano', thingNamePrefix: `cam-jn-r${r}-`, store, deviceAccess: canary }));
+    const t = Template.fromStack(stack);
+    t.resourceCountIs('AWS::IoT::ThingGroup', 3);
+    t.resourceCountIs('AWS::IoT::RoleAlias', 1);
+    t.resourceCountIs('AWS::IoT::Policy', 1);
+    t.resourceCountIs('AWS::IAM::Role', 1);
+    for (const ring of rings) {
+      expect(ring.tokenExchangeRole).toBe(canary.tokenExchangeRole);
+      expect(ring.roleAliasName).toBe(canary.roleAliasName);
+      expect(ring.iotPolicyName).toBe(canary.iotPolicyName);
+      expect(ring.thingGroupName).not.toBe(canary.thingGroupName);
+      // The thing ARNs the rollout's IAM is scoped by stay the ring's own.
+      expect(ring.thingArnPattern()).toContain(`thing/${ring.thingNamePrefix}*`);
+    }
+    const statements = (Object.values(t.findResources('AWS::IoT::Policy'))[0] as { Properties: { PolicyDocument: { Statement: { Sid: string; Resource: unknown }[] } } }).Properties.PolicyDocument.Statement;
+    for (const sid of ['Connect', 'OwnTopics', 'OwnTopicFilters', 'OwnShadows']) {
+      const text = JSON.stringify(statements.find((st) => st.Sid === sid)!.Resource);
+      for (const prefix of ['cam-jn-canary-', 'cam-jn-r1-', 'cam-jn-r2-']) expect(text).toContain(`${prefix}*`);
+    }
+    // A sharing fleet's installer needs its group; the policy and alias are the canary's outputs.
+    const outputs = Object.keys(t.toJSON().Outputs as object);
+    expect(outputs.filter((o) => o.startsWith('Ring1'))).toEqual([expect.stringMatching(/^Ring1ThingGroupName/)]);
+  });
+
+  test.each<[string, (stack: Stack, store: ArtifactStore, owner: EdgeFleet) => Partial<EdgeFleetProps>, string]>([
+    ['another class', () => ({ deviceClass: 'rasp4b' }), 'deviceAccess: got "Test/Fleet". It is a fleet of class jetson-nano, not rasp4b'],
+    ['a fleet that shares another\'s access', (stack, store, owner) => ({ deviceAccess: new EdgeFleet(stack, 'Middle', { deviceClass: 'jetson-nano', thingNamePrefix: 'mid-', store, deviceAccess: owner }) }), 'It uses Test/Fleet\'s device access itself: give that fleet instead.'],
+    ['a fleet of another stack', (_stack, store) => ({ deviceAccess: new EdgeFleet(new Stack(new App(), 'Other'), 'Fleet', { deviceClass: 'jetson-nano', thingNamePrefix: 'o-', store }) }), 'It is in another stack'],
+    ['a role alias of its own', () => ({ roleAliasName: 'mine' }), 'roleAliasName: got "mine". The role alias is the deviceAccess fleet\'s'],
+    ['credentials of its own', () => ({ credentialDuration: Duration.hours(2) }), 'credentialDuration: got "2 hours". Credentials are the deviceAccess fleet\'s'],
+  ])('sharing device access refuses %s', (_label, props, message) => {
+    const { stack, store } = base();
+    const owner = fleetIn(stack, store);
+    expect(problems(() => new EdgeFleet(stack, 'Ring', { deviceClass: 'jetson-nano', thingNamePrefix: 'cam-jn-r1-', store, deviceAccess: owner, ...props(stack, store, owner) }))).toContain(message);
+  });
+
   test.each<[string, Partial<EdgeFleetProps>, string]>([
     ['a device class with capitals', { deviceClass: 'Jetson' }, 'deviceClass: got "Jetson"'],
     ['a thing-name prefix with a slash', { thingNamePrefix: 'cams/' }, 'thingNamePrefix: got "cams/"'],

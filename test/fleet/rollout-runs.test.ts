@@ -41,6 +41,7 @@ describe('FleetRollout, run by the local executor', () => {
     expect(result.error).toBeUndefined();
     expect(result.status).toBe('SUCCEEDED');
     expect((result.output as { rollout: Record<string, unknown> }).rollout.jetson_nano_fleet).toEqual({
+      group: 'jetson-nano-fleet',
       deploymentId: 'd-1',
       iotJobId: 'job-d-1',
       verdict: expect.objectContaining({ healthy: true, executed: 10, failed: 0 }),

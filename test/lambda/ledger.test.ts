@@ -67,7 +67,10 @@ describe('the rollout ledger handler', () => {
     const table = new MemoryTable();
     const ledger = new Ledger('ledger', table.client());
     const now = new Date('2026-11-28T10:00:00Z');
-    expect(await handle({ op: 'prepare', group: 'cams', runId: 'r', budgetSeconds: 60 }, ledger, now)).toEqual({ deadline: '2026-11-28T10:01:00.000Z', hasLastGood: false, lastGood: null });
+    expect(await handle({ op: 'prepare', group: 'cams', runId: 'r', budgetSeconds: 60 }, ledger, now)).toEqual({ deadline: '2026-11-28T10:01:00.000Z', jobDeadline: '2026-11-28T10:01:00.000Z', hasLastGood: false, lastGood: null });
+    // The wait for the deployment's IoT job ends sooner, and never after the budget.
+    expect(await handle({ op: 'prepare', group: 'cams', runId: 'r', budgetSeconds: 3600, jobWaitSeconds: 600 }, ledger, now)).toMatchObject({ deadline: '2026-11-28T11:00:00.000Z', jobDeadline: '2026-11-28T10:10:00.000Z' });
+    expect(await handle({ op: 'prepare', group: 'cams', runId: 'r', budgetSeconds: 300, jobWaitSeconds: 600 }, ledger, now)).toMatchObject({ jobDeadline: '2026-11-28T10:05:00.000Z' });
     await handle({ op: 'healthy', group: 'cams', runId: 'r1', deviceClass: 'cam', deploymentId: 'd1', components: { 'com.example.cam': { ComponentVersion: '1.0.4' } }, counts: {} }, ledger);
     expect(await handle({ op: 'prepare', group: 'cams', runId: 'r2', budgetSeconds: 60 }, ledger, now)).toMatchObject({
       hasLastGood: true,
@@ -91,7 +94,7 @@ describe('the rollout ledger handler', () => {
     const table = new MemoryTable();
     const ledger = new Ledger('ledger', table.client());
     const deployed = { 'com.example.cam': { ComponentVersion: '1.0.4' } };
-    const rings = [{ group: 'cams-1', deploymentId: 'd1', counts: { healthy: true } }, { group: 'cams-2', deploymentId: 'd2', counts: { healthy: true } }];
+    const rings = [{ group: 'cams-1', deploymentId: 'd1', verdict: { healthy: true } }, { group: 'cams-2', deploymentId: 'd2', verdict: { healthy: true } }];
     await handle({ op: 'healthy-rings', runId: 'r1', deviceClass: 'cam', components: deployed, rings }, ledger);
     expect(table.calls.filter((c) => c === 'TransactWrite')).toHaveLength(1);
     for (const r of rings) expect(table.get(`GROUP#${r.group}`, 'LAST_GOOD')).toMatchObject({ runId: 'r1', deploymentId: r.deploymentId, components: { 'com.example.cam': '1.0.4' } });

@@ -146,7 +146,7 @@ describe('EdgeModelPipeline resources', () => {
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'EdgeModelPipeline', MetricName: 'Reverts', Dimensions: [{ Name: 'Pipeline', Value: 'Test/cams' }], Statistic: 'Sum' });
     // The functions that write the gate and revert metrics know the pipeline, so they count by it.
     const envs = Object.values(t.findResources('AWS::Lambda::Function')).map((f) => (f as { Properties: { Description: string; Environment?: { Variables?: Record<string, unknown> } } }).Properties);
-    for (const what of ['decides from canary results', 'ledger of a fleet rollout']) {
+    for (const what of ['decides from canary results', 'release ledger of the rings']) {
       const fns = envs.filter((f) => f.Description.includes(what));
       expect(fns.length).toBeGreaterThan(0);
       // The stack's name with the pipeline's: a dev and a prod copy count apart.

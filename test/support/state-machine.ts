@@ -100,6 +100,13 @@ export interface RunResult {
   readonly retried: string[];
   /** How many state transitions Step Functions would bill for this run. */
   readonly transitions: number;
+  /**
+   * How many events this run would write to its execution's history (Step Functions keeps at
+   * most 25,000): a Task 5 (entered, scheduled, started, succeeded, exited) and 3 more per
+   * retry, a Map or Parallel 4 and 2 per iteration or branch, any other state 2, and the
+   * execution's start and end.
+   */
+  readonly historyEvents: number;
   /** Every call the Task states made, as the account authorized them (empty for a definition not from a stack). */
   readonly calls: Decision[];
 }
@@ -177,18 +184,39 @@ export async function runDefinition(definition: Json, input: Json, options: RunO
   }
   const names: string[] = [];
   const retried: string[] = [];
+  const types = stateTypes(definition);
   let transitions = 0;
+  let historyEvents = 2;
   for await (const event of entered()) {
     if (event.type === 'StateEntered') {
       names.push(event.state.name);
       transitions++;
+      const type = types[event.state.name];
+      historyEvents += type === 'Task' ? 5 : type === 'Map' || type === 'Parallel' ? 4 : 2;
     }
     if (event.type === 'StateRetried') {
       retried.push(event.state.name);
       transitions++;
+      historyEvents += 3;
     }
+    if (event.type === 'MapIterationStarted' || event.type === 'ParallelBranchStarted') historyEvents += 2;
   }
   const denied = calls.filter((c) => !c.allowed);
   if (denied.length) throw new Error(`AWS would refuse ${denied.length} call(s) of this run:\n  ${denied.map((d) => new AccessDeniedInTest(d).message).join('\n  ')}`);
-  return { status, output, error, cause, entered: names, retried, transitions, calls };
+  return { status, output, error, cause, entered: names, retried, transitions, historyEvents, calls };
+}
+
+/** The type of every state of a definition, nested ones included, by name. */
+export function stateTypes(definition: Json): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (states: Record<string, Record<string, unknown>>) => {
+    for (const [name, state] of Object.entries(states)) {
+      out[name] = state.Type as string;
+      const processor = (state.ItemProcessor ?? state.Iterator) as { States: Record<string, Record<string, unknown>> } | undefined;
+      if (processor) walk(processor.States);
+      for (const branch of (state.Branches as { States: Record<string, Record<string, unknown>> }[] | undefined) ?? []) walk(branch.States);
+    }
+  };
+  walk((definition as { States: Record<string, Record<string, unknown>> }).States);
+  return out;
 }

@@ -123,11 +123,11 @@ export class FakeCanary {
       [`${P}CloseCanary`]: async (input) => (await control(input as unknown as ControlEvent, store(), clients)) as Json,
       [`${P}WaitForCanaryResults`]: async (input) => {
         // A waitForTaskToken Lambda task sends { FunctionName, Payload }.
-        const event = (input as unknown as { Payload: { token: string; runId: string; variant: string } }).Payload;
+        const event = (input as unknown as { Payload: { token: string; runId: string; deviceClass: string; variant: string } }).Payload;
         const before = this.completions.length;
         await control({ op: 'attach', ...event }, store(), clients);
         // The devices run the agent for real and publish; the topic rule hands each result to the collector.
-        const group = (await store().state(event.runId, event.variant))!.group;
+        const group = (await store().state(event.runId, event.deviceClass, event.variant))!.group;
         // Each device publishes where its deployed agent's configuration says (the agent's own resultTopic).
         const deployed = this.deployments.filter((d) => String(d.TargetArn).endsWith(`/${group}`)).at(-1);
         const root = deployed ? deployedTopicRoot(deployed.Components as Record<string, unknown>) : undefined;

@@ -150,7 +150,7 @@ export class PipelineWorld {
       ...neo.handlers(),
       ...this.publishing.handlers(),
       ...Object.assign({}, ...this.shape.classes.map((c) => this.canary.handlers(`${c.name} canary: `))),
-      ...Object.assign({}, ...this.rings.map((g) => this.fleets[g].handlers())),
+      ...this.ringHandlers(),
       ...this.pipelineHandlers(),
     };
     for (const [state, fault] of Object.entries(this.faults)) {
@@ -223,6 +223,34 @@ export class PipelineWorld {
       handlers[`${c}: FindRingDeployment`] = (input) => this.fleets[groupOf(input)].listLatest(input as Record<string, unknown>);
       handlers[`${c}: CancelRingDeployment`] = (input) => this.fleets[(input as { DeploymentId: string }).DeploymentId.split('_d')[0]].cancel(input as Record<string, unknown>);
     });
+    return handlers;
+  }
+
+  /**
+   * The states of each class's ring rollout (one copy, `{class} ring: …`, for every ring): each
+   * call is answered by the fake fleet of the ring it is for, found from what the call names
+   * (its group, target, deployment or job).
+   */
+  private ringHandlers(): Record<string, TaskHandler> {
+    const handlers: Record<string, TaskHandler> = {};
+    for (const c of this.shape.classes) {
+      const ringOf = (input: Json): string => {
+        const call = input as { group?: string; TargetArn?: string; DeploymentId?: string; JobId?: string };
+        const deployment = call.DeploymentId ?? call.JobId?.replace(/^job-/, '');
+        const g = c.rings.find((r) => call.group === r || call.TargetArn?.endsWith(`/${r}`) || (deployment !== undefined && new RegExp(`^${r}_d\\d+$`).test(deployment)));
+        // The verdict names no group: it reads only the counts it is given.
+        if (!g && (input as { op?: string }).op === 'verdict') return c.rings[0];
+        if (!g) throw new Error(`no ring of ${c.name} for ${JSON.stringify(input)}`);
+        return g;
+      };
+      const first = c.rings[0];
+      for (const op of Object.keys(this.fleets[first].handlers()).map((k) => k.slice(`${first}: `.length))) {
+        handlers[`${c.name} ring: ${op}`] = (input) => {
+          const g = ringOf(input);
+          return this.fleets[g].handlers()[`${g}: ${op}`](input);
+        };
+      }
+    }
     return handlers;
   }
 

@@ -1,0 +1,273 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { acknowledge, nagResource } from '../core/acknowledgements';
+import { BundledHandler } from '../core/handler';
+import { retryTransient } from '../core/retries';
+import { createDeploymentTask, deploymentArns, deploymentClientToken } from './deployment';
+import { EdgeFleet } from './edge-fleet';
+import { AbortCriteria, FleetRolloutError, Rollout, RolloutFailureType } from './rollout';
+
+/**
+ * How long Greengrass may take to create a deployment's IoT job. It takes seconds; a job that has
+ * not appeared by then will not, and waiting on would only fill the execution's history.
+ */
+const JOB_WAIT_SECONDS = 600;
+
+/** A value of the rollout's thing group: written in the definition, or read from the state's input. @internal */
+export type GroupValue = string | { readonly path: string };
+
+/** The thing group a rollout deploys to. @internal */
+export interface RolloutTarget {
+  /** The group's name: one fleet's, or a JSONPath to a ring's (a rollout that is a Map's item processor). */
+  readonly group: GroupValue;
+  readonly groupArn: GroupValue;
+  readonly deviceClass: string;
+  /** Every fleet the target can be: the scope of the deployment's IoT permissions. */
+  readonly fleets: EdgeFleet[];
+}
+
+/** The settings of one rollout, checked by the caller. @internal */
+export interface RolloutStatesOptions {
+  readonly target: RolloutTarget;
+  /** The rollout-ledger function its ledger states invoke. */
+  readonly ledger: BundledHandler;
+  readonly rollout: Rollout;
+  readonly abortCriteria: AbortCriteria[];
+  readonly maxFailurePercentage: number;
+  readonly inProgressTimeoutMinutes: number;
+  readonly pollSeconds: number;
+  readonly budgetSeconds: number;
+  readonly componentsPath: string;
+  /** The state names: a prefix and the state. */
+  readonly stateName: (state: string) => string;
+  /** Where the rollout keeps what it learns, and its output. */
+  readonly outputPath: string;
+  readonly recordHealthy: boolean;
+}
+
+/** `{ key: value }` for a literal, `{ 'key.$': path }` for a value read from the input. */
+function field(key: string, value: GroupValue): { [key: string]: string } {
+  return typeof value === 'string' ? { [key]: value } : { [`${key}.$`]: value.path };
+}
+
+/** A value as an argument of an intrinsic function: a quoted literal (thing group names hold no quote), or a path. */
+function argument(value: GroupValue): string {
+  return typeof value === 'string' ? `'${value}'` : value.path;
+}
+
+/**
+ * The states of one rollout to one thing group: prepare (the last good release, the deadlines),
+ * deploy, find the IoT job, poll it until nothing is queued or in progress, judge it, and on an
+ * abort, an unhealthy end, the time budget or a fault while watching, re-deploy the last good
+ * release (or cancel the deployment on the first rollout) and fail with RolloutReverted or
+ * RolloutCanceled. The thing group is written in the definition (one fleet), or read from the
+ * input (a ring of a Map), so one copy of these states serves any number of rings.
+ * @internal
+ */
+export class RolloutStates {
+  public readonly startState: sfn.State;
+  public readonly endStates: sfn.INextable[];
+
+  constructor(private readonly scope: Construct, private readonly o: RolloutStatesOptions) {
+    const out = o.outputPath;
+    const { deploymentsArn, jobsArn } = deploymentArns(scope);
+    const prepare = this.ledgerCall('PrepareRollout', {
+      'op': 'prepare',
+      ...field('group', o.target.group),
+      'runId.$': '$.runId',
+      'budgetSeconds': o.budgetSeconds,
+      'jobWaitSeconds': JOB_WAIT_SECONDS,
+    }, `${out}.prepare`);
+    const deploy = this.createDeployment('CreateDeployment', o.componentsPath, '', `${out}.deployment`);
+
+    // Find the deployment's IoT job.
+    const waitForJob = new sfn.Wait(scope, 'WaitForJob', { stateName: o.stateName('WaitForJob'), time: sfn.WaitTime.duration(Duration.seconds(5)) });
+    const getDeployment = new tasks.CallAwsService(scope, 'GetDeployment', {
+      stateName: o.stateName('GetDeployment'),
+      service: 'greengrassv2',
+      action: 'getDeployment',
+      iamAction: 'greengrass:GetDeployment',
+      iamResources: [deploymentsArn],
+      parameters: { 'DeploymentId.$': `${out}.deployment.DeploymentId` },
+      resultSelector: { 'IotJob.$': '$', 'CheckedAt.$': '$$.State.EnteredTime' },
+      resultPath: `${out}.getDeployment`,
+    });
+    retryTransient(getDeployment, 'greengrassv2:GetDeployment');
+    const jobId = `${out}.getDeployment.IotJob.IotJobId`;
+
+    // Poll the job: Wait -> DescribeJob -> Choice.
+    const wait = new sfn.Wait(scope, 'WaitForRollout', { stateName: o.stateName('WaitForRollout'), time: sfn.WaitTime.duration(Duration.seconds(o.pollSeconds)) });
+    const describeJob = new tasks.CallAwsService(scope, 'DescribeJob', {
+      stateName: o.stateName('DescribeJob'),
+      service: 'iot',
+      action: 'describeJob',
+      iamAction: 'iot:DescribeJob',
+      iamResources: [jobsArn],
+      parameters: { 'JobId.$': jobId },
+      resultSelector: { 'Job.$': '$.Job', 'CheckedAt.$': '$$.State.EnteredTime' },
+      resultPath: `${out}.job`,
+    });
+    retryTransient(describeJob, 'iot:DescribeJob');
+
+    const verdict = this.ledgerCall('JudgeRollout', {
+      'op': 'verdict',
+      'counts.$': `${out}.job.Job.JobProcessDetails`,
+      'maxFailurePercentage': o.maxFailurePercentage,
+    }, `${out}.verdict`);
+    const done = new sfn.Pass(scope, 'RolloutHealthy', {
+      stateName: o.stateName('RolloutHealthy'),
+      parameters: {
+        ...field('group', o.target.group),
+        'deploymentId.$': `${out}.deployment.DeploymentId`,
+        'iotJobId.$': jobId,
+        'verdict.$': `${out}.verdict`,
+      },
+      resultPath: out,
+    });
+    const healthy = o.recordHealthy ? this.ledgerCall('RecordHealthyRollout', {
+      'op': 'healthy',
+      ...field('group', o.target.group),
+      'deviceClass': o.target.deviceClass,
+      'runId.$': '$.runId',
+      'deploymentId.$': `${out}.deployment.DeploymentId`,
+      'components.$': o.componentsPath,
+      'counts.$': `${out}.job.Job.JobProcessDetails`,
+    }, sfn.JsonPath.DISCARD) : undefined;
+
+    const revertChoice = this.revert();
+    const reason = (state: string, cause: { [key: string]: string }) => new sfn.Pass(scope, state, { stateName: o.stateName(state), parameters: cause, resultPath: `${out}.failure` });
+    const aborted = reason('RolloutAborted', {
+      'cause.$': `States.Format('The abort criteria fired: IoT canceled job {} ({} of the devices failed).', ${jobId}, ${out}.job.Job.JobProcessDetails.NumberOfFailedThings)`,
+    });
+    const unhealthy = reason('RolloutUnhealthy', { 'cause.$': `States.Format('The rollout ran to the end unhealthy: {}.', ${out}.verdict.reason)` });
+    const timedOut = reason('RolloutTimedOut', { cause: `The rollout did not settle within its time budget of ${o.budgetSeconds} seconds.` });
+    const noJob = reason('RolloutJobMissing', {
+      'cause.$': `States.Format('Greengrass deployment {} had no IoT job after ${Math.min(o.budgetSeconds, JOB_WAIT_SECONDS)} seconds.', ${out}.deployment.DeploymentId)`,
+    });
+    // A fault while the rollout is watched (finding its job, polling, judging, recording it)
+    // must not leave the deployment running with nobody watching: the ring goes back (or the
+    // deployment is canceled) as after an abort, and the cause says what failed.
+    const faulted = reason('RolloutFaulted', { 'cause.$': `States.Format('Watching the rollout failed ({}: {}).', ${out}.fault.Error, ${out}.fault.Cause)` });
+    for (const task of [getDeployment, describeJob, verdict, ...(healthy ? [healthy] : [])]) task.addCatch(faulted, { errors: [sfn.Errors.ALL], resultPath: `${out}.fault` });
+    for (const r of [aborted, unhealthy, timedOut, noJob, faulted]) r.next(revertChoice);
+
+    const jobs = `${out}.job.Job`;
+    prepare.next(deploy).next(waitForJob).next(getDeployment).next(new sfn.Choice(scope, 'HasJob', { stateName: o.stateName('HasJob') })
+      .when(sfn.Condition.isPresent(jobId), wait)
+      // Bounded: an endless wait for a job would fill the execution's history.
+      .when(sfn.Condition.timestampGreaterThanEqualsJsonPath(`${out}.getDeployment.CheckedAt`, `${out}.prepare.jobDeadline`), noJob)
+      .otherwise(waitForJob));
+    wait.next(describeJob).next(new sfn.Choice(scope, 'CheckRollout', { stateName: o.stateName('CheckRollout') })
+      .when(sfn.Condition.stringEquals(`${jobs}.Status`, 'CANCELED'), aborted)
+      .when(sfn.Condition.and(
+        sfn.Condition.numberEquals(`${jobs}.JobProcessDetails.NumberOfQueuedThings`, 0),
+        sfn.Condition.numberEquals(`${jobs}.JobProcessDetails.NumberOfInProgressThings`, 0),
+      ), verdict)
+      .when(sfn.Condition.timestampGreaterThanEqualsJsonPath(`${out}.job.CheckedAt`, `${out}.prepare.deadline`), timedOut)
+      .otherwise(wait));
+    verdict.next(new sfn.Choice(scope, 'IsHealthy', { stateName: o.stateName('IsHealthy') })
+      .when(sfn.Condition.booleanEquals(`${out}.verdict.healthy`, true), healthy ?? done)
+      .otherwise(unhealthy));
+    healthy?.next(done);
+
+    const stack = Stack.of(scope);
+    acknowledge(stack, 'IOT_JOBS', [nagResource(scope, jobsArn)]);
+    acknowledge(stack, 'GREENGRASS_DEPLOYMENTS', [nagResource(scope, deploymentsArn)]);
+    for (const f of o.target.fleets) acknowledge(stack, 'FLEET_THINGS', [nagResource(scope, f.thingArnPattern())]);
+    acknowledge(stack, 'LAMBDA_INVOKE_VERSIONS', [nagResource(scope, `${o.ledger.function.functionArn}:*`)]);
+    this.startState = prepare;
+    this.endStates = [done];
+  }
+
+  private ledgerCall(state: string, payload: { [key: string]: unknown }, resultPath: string): tasks.LambdaInvoke {
+    return this.o.ledger.invoke(this.scope, state, { stateName: this.o.stateName(state), payload, resultPath });
+  }
+
+  private createDeployment(state: string, componentsJsonPath: string, tokenSeed: string, resultPath: string): tasks.CallAwsService {
+    const o = this.o;
+    return createDeploymentTask(this.scope, state, {
+      stateName: o.stateName(state),
+      fleets: o.target.fleets,
+      parameters: {
+        ...field('TargetArn', o.target.groupArn),
+        'DeploymentName.$': `States.Format('${tokenSeed}{}-${o.target.deviceClass}', $.runId)`,
+        'Components.$': componentsJsonPath,
+        'ClientToken.$': deploymentClientToken(`${tokenSeed}{}/{}`, '$.runId', argument(o.target.group)),
+        'DeploymentPolicies': {
+          FailureHandlingPolicy: 'ROLLBACK',
+          ComponentUpdatePolicy: { Action: 'NOTIFY_COMPONENTS', TimeoutInSeconds: 60 },
+        },
+        'IotJobConfiguration': {
+          JobExecutionsRolloutConfig: o.rollout.render(),
+          AbortConfig: {
+            CriteriaList: o.abortCriteria.map((a) => ({
+              FailureType: a.failureType ?? RolloutFailureType.ALL,
+              Action: 'CANCEL',
+              ThresholdPercentage: a.thresholdPercentage,
+              MinNumberOfExecutedThings: a.minExecutedThings,
+            })),
+          },
+          TimeoutConfig: { InProgressTimeoutInMinutes: o.inProgressTimeoutMinutes },
+        },
+      },
+      resultPath,
+    });
+  }
+
+  /** Re-deploy the last good release and fail RolloutReverted, or cancel the deployment and fail RolloutCanceled. */
+  private revert(): sfn.Choice {
+    const { scope, o } = this;
+    const out = o.outputPath;
+    const group = argument(o.target.group);
+    const { deploymentsArn } = deploymentArns(scope);
+    const revertDeploy = this.createDeployment('RevertDeployment', `${out}.prepare.lastGood.components`, 'revert-', `${out}.revert`);
+    const recordReverted = this.ledgerCall('RecordRevertedRollout', {
+      'op': 'reverted',
+      ...field('group', o.target.group),
+      'deviceClass': o.target.deviceClass,
+      'runId.$': '$.runId',
+      'deploymentId.$': `${out}.deployment.DeploymentId`,
+      'revertDeploymentId.$': `${out}.revert.DeploymentId`,
+      'reason.$': `${out}.failure.cause`,
+    }, sfn.JsonPath.DISCARD);
+    // The message is built in a Pass: intrinsic functions in CausePath are not run by every executor.
+    const revertedMessage = new sfn.Pass(scope, 'RevertedMessage', {
+      stateName: o.stateName('RevertedMessage'),
+      parameters: { 'message.$': `States.Format('{} The group {} was re-deployed with its last good release (run {}).', ${out}.failure.cause, ${group}, ${out}.prepare.lastGood.runId)` },
+      resultPath: `${out}.outcome`,
+    });
+    const reverted = new sfn.Fail(scope, 'Reverted', { stateName: o.stateName('Reverted'), error: FleetRolloutError.REVERTED, causePath: `${out}.outcome.message` });
+    const cancel = new tasks.CallAwsService(scope, 'CancelDeployment', {
+      stateName: o.stateName('CancelDeployment'),
+      service: 'greengrassv2',
+      action: 'cancelDeployment',
+      iamAction: 'greengrass:CancelDeployment',
+      iamResources: [deploymentsArn],
+      parameters: { 'DeploymentId.$': `${out}.deployment.DeploymentId` },
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    retryTransient(cancel, 'greengrassv2:CancelDeployment');
+    const recordCanceled = this.ledgerCall('RecordCanceledRollout', {
+      'op': 'reverted',
+      ...field('group', o.target.group),
+      'deviceClass': o.target.deviceClass,
+      'runId.$': '$.runId',
+      'deploymentId.$': `${out}.deployment.DeploymentId`,
+      'revertDeploymentId': null,
+      'reason.$': `${out}.failure.cause`,
+    }, sfn.JsonPath.DISCARD);
+    const canceledMessage = new sfn.Pass(scope, 'CanceledMessage', {
+      stateName: o.stateName('CanceledMessage'),
+      parameters: { 'message.$': `States.Format('{} This was the first rollout to {}: there is no last good release to revert to, so the deployment was canceled; devices that already updated keep this release until the next rollout.', ${out}.failure.cause, ${group})` },
+      resultPath: `${out}.outcome`,
+    });
+    const canceled = new sfn.Fail(scope, 'Canceled', { stateName: o.stateName('Canceled'), error: FleetRolloutError.CANCELED, causePath: `${out}.outcome.message` });
+    revertDeploy.next(recordReverted).next(revertedMessage).next(reverted);
+    cancel.next(recordCanceled).next(canceledMessage).next(canceled);
+    return new sfn.Choice(scope, 'HasLastGoodRelease', { stateName: o.stateName('HasLastGoodRelease') })
+      .when(sfn.Condition.booleanEquals(`${out}.prepare.hasLastGood`, true), revertDeploy)
+      .otherwise(cancel);
+  }
+}
