@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -44,8 +44,10 @@ export interface PipelineDeviceClass {
   /** The platform of the class's devices (component manifest). */
   readonly platform: ComponentPlatform;
   /**
-   * The Neo variants of the class; their names must be unique in the pipeline.
-   * Leave out for an ONNX Runtime fleet (no compilation).
+   * The Neo variants of the class. A name is one compile in the pipeline: classes that list
+   * the same variant (two classes of Raspberry Pi 4) share its compile and package, and each
+   * publishes its own component of it; two variants of one name with different targets or
+   * options are refused. Leave out for an ONNX Runtime fleet (no compilation).
    *
    * @default - no compilation: the ONNX model itself, as variant `onnx`
    */
@@ -244,6 +246,8 @@ export class EdgeModelPipeline extends Construct {
   /** The key of the notification topic and the trigger's dead-letter queue (never of models, packages or tables). */
   public readonly notificationKey: kms.Key;
   private readonly approvalHandler?: BundledHandler;
+  /** The most history events the rings of every class can write in one execution. */
+  private ringHistoryEvents = 0;
 
   constructor(scope: Construct, id: string, props: EdgeModelPipelineProps) {
     super(scope, id);
@@ -288,7 +292,8 @@ export class EdgeModelPipeline extends Construct {
         store: this.store,
         namePrefix: props.pipelineName,
         model: ModelSource.fromExecutionInput(props.model),
-        variants: classes.flatMap((c) => c.variants ?? []),
+        // A variant several classes share is compiled once.
+        variants: [...new Map(classes.flatMap((c) => c.variants ?? []).map((v) => [v.name, v])).values()],
       });
     }
     const variantNames = (c: PipelineDeviceClass) => (c.variants && c.variants.length ? c.variants.map((v) => v.name!) : [ONNX_VARIANT]);
@@ -532,6 +537,8 @@ export class EdgeModelPipeline extends Construct {
       });
     }
 
+    this.warnAboutHistory(classes.reduce((n, c) => n + c.rings.length, 0));
+
     // Triggers.
     const triggers = props.triggers ?? {};
     this.addTriggers(props, triggers, topicKey);
@@ -717,6 +724,17 @@ export class EdgeModelPipeline extends Construct {
   }
 
   /**
+   * A Standard execution keeps at most 25,000 history events, and the rings' polls are nearly all
+   * of a run's: when every ring polling until its time budget would pass that, a run that slow
+   * would be failed midway with its fleets half rolled out. A warning, since rings settle long
+   * before their budget in most runs; `npm run bench` measures the worst case by fleet shape.
+   */
+  private warnAboutHistory(rings: number): void {
+    if (this.ringHistoryEvents <= HISTORY_EVENTS_FOR_RINGS) return;
+    Annotations.of(this).addWarningV2('cdk-edge-model-pipeline:history-limit', `deviceClasses: ${rings} rings, each polling until its time budget, can write ${this.ringHistoryEvents} history events in one execution; Step Functions keeps 25,000 and fails a run past them, its fleets half rolled out. Use fewer rings per pipeline (split the classes over pipelines), or faster rollout rates so rings settle sooner.`);
+  }
+
+  /**
    * The rings of class `i`, one after another: a Map over the rings PrepareRings listed, whose one
    * copy of the rollout states reads its thing group from the ring, so a ring more adds no state.
    * The first ring that fails stops the Map with its error (the class is then put back); the
@@ -726,6 +744,7 @@ export class EdgeModelPipeline extends Construct {
     const scope = new Construct(this, `Rollout${i}`);
     const settings = rolloutSettings({ rollout: c.rollout, abortCriteria: c.abortCriteria });
     settings.problems.throwIfAny(scope);
+    this.ringHistoryEvents += c.rings.length * ringHistoryEvents(settings.options.budgetSeconds, settings.options.pollSeconds);
     const ring = new RolloutStates(scope, {
       target: { group: { path: '$.ring.group' }, groupArn: { path: '$.ring.groupArn' }, deviceClass: c.name, fleets: c.rings },
       ledger,
@@ -881,6 +900,23 @@ export class EdgeModelPipeline extends Construct {
   }
 }
 
+/** What Neo is asked to do for a variant: its target and compiler options (two classes' variants of one name must agree). */
+function compileRequest(v: CompilationVariant): string {
+  return JSON.stringify([v.target.targetDevice ?? null, v.target.targetPlatform ?? null, v.compilerOptions?.render() ?? null]);
+}
+
+/** What the rings may write of an execution's 25,000 history events; the rest is for everything else a run does. */
+const HISTORY_EVENTS_FOR_RINGS = 22_000;
+
+/**
+ * The most history events one ring's rollout writes: 9 a poll (Wait 2, DescribeJob 5, Choice 2)
+ * for as many polls as its budget holds, and 41 for its other states (measured in the local
+ * executor: bench/history.ts).
+ */
+function ringHistoryEvents(budgetSeconds: number, pollSeconds: number): number {
+  return 9 * Math.ceil(budgetSeconds / pollSeconds) + 41;
+}
+
 /** The p90 latency (ms) over which a class's latency alarm fires. */
 function latencyAlarmMs(props: EdgeModelPipelineProps, c: PipelineDeviceClass): number {
   const threshold = c.latencyAlarmThreshold ?? props.latencyAlarmThreshold ?? props.thresholds.maxP90Latency;
@@ -896,7 +932,7 @@ function validate(scope: Construct, props: EdgeModelPipelineProps, timeout: Dura
   if (props.deviceClasses.length === 0) problems.add('deviceClasses', [], 'Give at least one device class with its canary and fleet groups.');
   const names = new Map<string, number>();
   const groups = new Map<string, string>();
-  const variants = new Map<string, string>();
+  const variants = new Map<string, { deviceClass: string; request: string }>();
   const neo = props.deviceClasses.filter((c) => c.variants && c.variants.length > 0).length;
   if (neo > 0 && neo < props.deviceClasses.length) {
     problems.add('deviceClasses', props.deviceClasses.map((c) => c.name), 'Compile every class with Neo, or none (an ONNX Runtime fleet): a run carries one kind of artifact.');
@@ -923,8 +959,12 @@ function validate(scope: Construct, props: EdgeModelPipelineProps, timeout: Dura
         problems.add(`${p}.variants`, v.target.label, 'Name every variant of a pipeline (the name ties the variant to its class).');
         continue;
       }
-      if (variants.has(v.name)) problems.add(`${p}.variants`, v.name, `${variants.get(v.name)} has a variant with the same name: names are unique in the pipeline.`);
-      variants.set(v.name, c.name);
+      // Classes may share a variant (one compile, one package, a component per class): the same name is the same compile.
+      const earlier = variants.get(v.name);
+      if (earlier && earlier.request !== compileRequest(v)) {
+        problems.add(`${p}.variants`, v.name, `${earlier.deviceClass} has a variant with the same name that compiles for another target or with other options: a name is one compile in the pipeline (share the variant, or rename one).`);
+      }
+      if (!earlier) variants.set(v.name, { deviceClass: c.name, request: compileRequest(v) });
     }
     if (!isUnresolved(c.datasetPath) && !c.datasetPath.startsWith('/')) problems.add(`${p}.datasetPath`, c.datasetPath, 'Give the absolute path of dataset.json on the canary devices.');
   });

@@ -1,5 +1,5 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import {
   ArtifactStore,
@@ -202,5 +202,36 @@ describe('EdgeModelPipeline resources', () => {
     expect(policies).toContain(':topic/edge-model-pipeline/Test/cams/telemetry/rasp4b/rasp4b-*');
     expect(policies).toContain(':topic/edge-model-pipeline/Test/cams/telemetry/jetson-nano/jetson-nano-*');
     expect(policies).not.toContain(':topic/edge-model-pipeline/telemetry/');
+  });
+});
+
+describe('EdgeModelPipeline and one execution\'s history', () => {
+  const warnings = (stack: Stack) => Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('history events in one execution'));
+
+  test('rings that could together write more history than one execution keeps are warned about at synth, with the numbers and the fix', () => {
+    const s = setup(({ fleet, store }) => {
+      const canary = fleet('rasp4b', 'pi-canary');
+      return {
+        deviceClasses: [{
+          name: 'rasp4b', platform: { os: ComponentOs.LINUX, architecture: ComponentArchitecture.AARCH64 },
+          variants: [{ name: 'rasp4b', target: CompilationTarget.device(TargetDevice.RASP4B) }],
+          canary,
+          rings: Array.from({ length: 8 }, (_, r) => fleet('rasp4b', `pi-ring${r}`)),
+          datasetPath: '/opt/data/dataset.json',
+        }],
+        store,
+      };
+    });
+    s.pipeline();
+    const found = warnings(s.stack);
+    expect(found).toHaveLength(1);
+    // 8 rings x (9 events a poll x 360 polls in 6 hours + 41).
+    expect(JSON.stringify(found[0].entry.data)).toContain('8 rings, each polling until its time budget, can write 26248 history events in one execution');
+  });
+
+  test('a class with one ring stays well within it', () => {
+    const s = setup();
+    s.pipeline();
+    expect(warnings(s.stack)).toHaveLength(0);
   });
 });

@@ -100,7 +100,7 @@ export function scenariosOf(shape: PipelineShape): Scenario[] {
     ...shape.classes.map((c): Scenario => ({
       name: `${c.rings.at(-1)!} aborts in the first release and canceling it there keeps failing`,
       ends: 'ROLLOUT_CANCELED',
-      setup: (w) => { w.faults = { [`${c.rings.at(-1)!}: CancelDeployment`]: never }; },
+      setup: (w) => { w.faults = { [`${c.name} ring: CancelDeployment`]: never }; },
       run: (w) => w.run('model-v3', { [c.rings.at(-1)!]: abort }),
     })),
     {
