@@ -11,7 +11,7 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import { ArtifactStore, ComponentArchitecture, ComponentOs, EdgeFleet, EdgeModelPipeline, Framework, InputShape } from '../lib';
 
 /** CloudFormation's limits for one template, and IAM's for one role. */
-export const LIMITS = { templateBytes: 1_000_000, resources: 500, rolePolicyBytes: 10_240, managedPoliciesPerRole: 10, historyEvents: 25_000 };
+export const LIMITS = { templateBytes: 1_000_000, resources: 500, outputs: 200, definitionBytes: 1_048_576, rolePolicyBytes: 10_240, managedPoliciesPerRole: 10, historyEvents: 25_000 };
 
 export interface Shape { readonly classes: number; readonly rings: number }
 
@@ -21,6 +21,7 @@ export interface Size {
   readonly definitionBytes: number;
   readonly largestRole: { readonly id: string; readonly policyBytes: number };
   readonly managedPoliciesOnOneRole: number;
+  readonly outputs: number;
   readonly stacks: number;
 }
 
@@ -53,7 +54,7 @@ export function addShapedPipeline(stack: Stack, shape: Shape): EdgeModelPipeline
   });
 }
 
-type Template = { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> };
+type Template = { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>; Outputs?: Record<string, unknown> };
 
 function bytesOf(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value));
@@ -88,6 +89,7 @@ export function measure(stack: Stack): Size {
     definitionBytes,
     largestRole: { id, policyBytes },
     managedPoliciesOnOneRole: Math.max(0, ...managed.values()),
+    outputs: Object.keys(t.Outputs ?? {}).length,
     stacks: templates.length,
   };
 }
@@ -110,6 +112,8 @@ export function sizeTable(shapes: Shape[]): string[] {
       const over = [
         s.templateBytes > LIMITS.templateBytes ? 'template over 1 MB' : '',
         s.resources > LIMITS.resources ? 'over 500 resources' : '',
+        s.outputs > LIMITS.outputs ? `${s.outputs} outputs (CloudFormation allows 200)` : '',
+        s.definitionBytes > LIMITS.definitionBytes ? 'state machine definition over 1 MB' : '',
         s.largestRole.policyBytes > LIMITS.rolePolicyBytes ? 'a role over 10 KB of inline policy' : '',
         s.managedPoliciesOnOneRole > LIMITS.managedPoliciesPerRole ? `${s.managedPoliciesOnOneRole} managed policies on one role` : '',
       ].filter(Boolean);
