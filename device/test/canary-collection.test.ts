@@ -98,8 +98,10 @@ describe('collecting canary results', () => {
     expect(counted()).toBe(0);
   });
 
-  test('rejects a forged run id', async () => {
+  test('rejects a forged run id, and adds nothing to the table for it', async () => {
+    const items = table.items.size;
     expect(await collect(message(await result('cam-01', 'cnn.onnx', 'someone-elses-run')), deps)).toBe('rejected');
+    expect(table.items.size).toBe(items);
     // A run id in the document that the topic does not carry is forged too.
     expect(await collect(message(await result('cam-01'), 'other-run'), deps)).toBe('rejected');
     expect(sfn.commandCalls(SendTaskHeartbeatCommand)).toHaveLength(0);

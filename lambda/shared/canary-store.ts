@@ -15,7 +15,7 @@ import { log } from './log';
  * | `CANARY#{runId}#{variant}` | `STATE#{deviceClass}` | OPEN/CLOSED, group, quorum, shard count, the shards complete, task token |
  * | `CANARY#{runId}#{variant}` | `SHARD#{deviceClass}#{n}` | how many devices the shard holds, and the set of those that reported |
  * | `CANARY#{runId}#{variant}` | `THING#{thingName}` | one expected device, its class and shard, and its report summary once it came |
- * | `CANARY#{runId}#{variant}` | `REJECTED` | how many documents claiming this run and variant were rejected |
+ * | `CANARY#{runId}#{variant}` | `REJECTED` | how many documents claiming this run and variant were rejected (created when a canary opens) |
  *
  * Two classes may canary the same variant (two ONNX Runtime classes run the same model): each
  * has its own state and shards, and a device's document finds its class through its THING item
@@ -119,6 +119,8 @@ export class CanaryStore {
     // Round robin over the sorted names: shards differ in size by one at most.
     const sorted = [...things].sort();
     const sizes = Array.from({ length: shards }, (_, n) => Math.floor(sorted.length / shards) + (n < sorted.length % shards ? 1 : 0));
+    // The rejection counter exists only for canaries that do: forged run ids add no items.
+    await putNew({ pk: key, sk: 'REJECTED', rejected: 0, expiresAt: state.expiresAt });
     await eachLimited(sizes.map((size, n) => ({ n, size })), OPEN_CONCURRENCY, ({ n, size }) =>
       putNew({ pk: key, sk: shardKey(state.deviceClass, String(n)), expected: size, expiresAt: state.expiresAt }));
     await eachLimited(sorted.map((thingName, i) => ({ thingName, shard: String(i % shards) })), OPEN_CONCURRENCY, ({ thingName, shard }) =>
@@ -203,9 +205,13 @@ export class CanaryStore {
       TableName: this.table,
       Key: { pk: pk(runId, variant), sk: 'REJECTED' },
       UpdateExpression: 'ADD #n :one',
+      // Only for a canary that was opened: a forged run id must not add items to the table.
+      ConditionExpression: 'attribute_exists(pk)',
       ExpressionAttributeNames: { '#n': 'rejected' },
       ExpressionAttributeValues: { ':one': 1 },
-    })).catch((err: Error) => log('WARN', 'rejection not counted', { runId, variant, error: err.name }));
+    })).catch((err: Error) => {
+      if (!conditionFailed(err)) log('WARN', 'rejection not counted', { runId, variant, error: err.name });
+    });
   }
 
   /** Stores the task token; returns the state after it. */
