@@ -128,6 +128,8 @@ describe('collecting canary results', () => {
     // A second, different document from the device does not replace the first.
     expect(await collect(message({ ...first, peakRssMb: 1 }), deps)).toBe('duplicate');
     expect(table.get(`CANARY#${RUN}#${VARIANT}`, 'THING#cam-01')!.report).toMatchObject({ peakRssMb: first.peakRssMb });
+    // Every write of the device's document is conditional: S3 keeps the first one too.
+    expect(s3.commandCalls(PutObjectCommand).filter((c) => c.args[0].input.Key!.endsWith('/cam-01.json')).every((c) => c.args[0].input.IfNoneMatch === '*')).toBe(true);
   });
 
   test('a result after the canary closed changes nothing', async () => {

@@ -5,6 +5,7 @@ import addFormats from 'ajv-formats';
 import schema from '../../device/schema/benchmark-result.schema.json';
 import { CanaryStore, completeWhenReported, ReportSummary, ResultsStore } from '../shared/canary-store';
 import { log } from '../shared/log';
+import { isAlreadyThere } from '../shared/s3-exists';
 
 const ajv = new Ajv2020({ allErrors: true, strict: true });
 addFormats(ajv);
@@ -97,7 +98,12 @@ export async function collect(message: ResultMessage, deps: CollectorDeps): Prom
     return 'late';
   }
   const key = `${deps.prefix}${runId}/canary/${variant}/${thingName}.json`;
-  await deps.s3.send(new PutObjectCommand({ Bucket: deps.bucket, Key: key, Body: JSON.stringify(doc), ContentType: 'application/json' }));
+  // The device's first document stands, in the store as in the table: a second one (or a retried
+  // delivery of the first) finds the key taken.
+  await deps.s3.send(new PutObjectCommand({ Bucket: deps.bucket, Key: key, Body: JSON.stringify(doc), ContentType: 'application/json', IfNoneMatch: '*' }))
+    .catch((err: unknown) => {
+      if (!isAlreadyThere(err)) throw err;
+    });
   const recorded = await deps.store.record(runId, variant, expected, summarize(doc, `s3://${deps.bucket}/${key}`));
   // A duplicate still completes the task: it may be the retry of a delivery that failed after storing.
   if (recorded.state && (await completeWhenReported(deps.store, deps.sfn, deps, recorded.state))) return 'completed';

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { NamedError } from '../shared/errors';
 import { log } from '../shared/log';
-import { isAccessDenied, isNotFound, objectExists } from '../shared/s3-exists';
+import { isAccessDenied, isAlreadyThere, isNotFound, objectExists } from '../shared/s3-exists';
 import { parseS3Uri } from '../shared/s3-uri';
 import { ARTIFACT_CORRUPT, ARTIFACT_TOO_LARGE, ArtifactKind, packageArtifact, PackageDescription } from './package';
 
@@ -47,12 +47,6 @@ function config(): PackagerConfig {
   const maxBytes = Number(process.env.MAX_ARTIFACT_BYTES);
   if (!bucket || prefix === undefined || !Number.isFinite(maxBytes)) throw new Error('STORE_BUCKET, PACKAGE_PREFIX and MAX_ARTIFACT_BYTES must be set');
   return { bucket, prefix, maxBytes, workDir: process.env.WORK_DIR ?? '/tmp/package' };
-}
-
-/** S3's answer to a conditional write whose key exists (412), or to two racing for it (409). */
-function isAlreadyThere(err: unknown): boolean {
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e.name === 'PreconditionFailed' || e.name === 'ConditionalRequestConflict' || e.$metadata?.httpStatusCode === 412;
 }
 
 /**

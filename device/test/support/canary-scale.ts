@@ -79,6 +79,9 @@ export function world(writeUnitsPerSecond: number, seed: number, yields = true):
   const objects = new Map<string, string>();
   const s3 = { send: async (cmd: { input: { Bucket: string; Key: string; Body: string } }) => {
     expectValidRequest('s3', 'PutObject', { ...cmd.input, Body: undefined });
+    if ((cmd.input as { IfNoneMatch?: string }).IfNoneMatch === '*' && objects.has(cmd.input.Key)) {
+      throw Object.assign(new Error('At least one of the pre-conditions you specified did not hold'), { name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } });
+    }
     objects.set(cmd.input.Key, cmd.input.Body);
     return {};
   } } as unknown as S3Client;

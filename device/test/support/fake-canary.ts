@@ -54,6 +54,10 @@ export class FakeCanary {
       return { ContentLength: Buffer.byteLength(body), Body: { transformToString: async () => body } };
     }
     expectValidRequest('s3', 'PutObject', { ...cmd.input, Body: undefined });
+    // S3's conditional write: a key that exists is not written again.
+    if ((cmd.input as { IfNoneMatch?: string }).IfNoneMatch === '*' && this.reports.has(cmd.input.Key)) {
+      throw Object.assign(new Error('At least one of the pre-conditions you specified did not hold'), { name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } });
+    }
     this.reports.set(cmd.input.Key, String(cmd.input.Body));
     return {};
   } } as unknown as S3Client;
