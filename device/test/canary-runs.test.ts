@@ -168,6 +168,9 @@ describe('CanaryEvaluation and QualityGate, run by the local executor', () => {
     expect(again).toMatchObject({ status: 'FAILED', error: 'CanaryTimedOut' });
     expect(again.cause).toMatch(/closed in an earlier attempt with 1 of 3 devices reported/);
     expect(again.entered).not.toContain(`${P}CloseCanary`);
+    // The re-run's token is not kept: nothing will complete its task.
+    const states = [...world.canaryTable.items.values()].filter((i) => String(i.sk).startsWith('STATE#'));
+    expect(states.map((i) => i.token)).toEqual([undefined]);
   });
 
   test('a device that reports an error document fails the gate with its reason', async () => {

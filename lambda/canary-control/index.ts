@@ -74,6 +74,8 @@ export async function control(event: ControlEvent, store: CanaryStore, clients: 
         // A re-run of this run id: the canary closed in an earlier attempt, and its results stand.
         const result = await outcome(store, state);
         if (result.reported < state.quorum) {
+          // Nothing completes this task: its token is not kept.
+          await store.forgetToken(event.runId, event.deviceClass, event.variant, event.token);
           throw new NamedError(CANARY_NO_QUORUM, `the canary of run ${event.runId} variant ${event.variant} closed in an earlier attempt with ${result.reported} of ${result.expected} devices reported, ${state.quorum} needed; missing: ${someNames(result.missing)}`);
         }
         log('INFO', 'canary closed in an earlier attempt: its results are reused', { runId: event.runId, variant: event.variant, reported: result.reported });
