@@ -248,6 +248,8 @@ export class EdgeModelPipeline extends Construct {
   private readonly approvalHandler?: BundledHandler;
   /** The most history events the rings of every class can write in one execution. */
   private ringHistoryEvents = 0;
+  /** Every ring of every class. */
+  private readonly allRings: EdgeFleet[];
 
   constructor(scope: Construct, id: string, props: EdgeModelPipelineProps) {
     super(scope, id);
@@ -263,6 +265,7 @@ export class EdgeModelPipeline extends Construct {
     this.ledger = new ReleaseLedger(this, 'Ledger', { encryptionKey: key0 });
     const componentNamePrefix = props.componentNamePrefix ?? `com.example.${stack.stackName.toLowerCase()}.${props.pipelineName}`;
     const classes = props.deviceClasses;
+    this.allRings = classes.flatMap((c) => c.rings);
     const onnxOnly = classes.every((c) => !c.variants || c.variants.length === 0);
 
     // Notifications and the trigger's dead letters have a key of their own: CloudWatch and
@@ -746,7 +749,9 @@ export class EdgeModelPipeline extends Construct {
     settings.problems.throwIfAny(scope);
     this.ringHistoryEvents += c.rings.length * ringHistoryEvents(settings.options.budgetSeconds, settings.options.pollSeconds);
     const ring = new RolloutStates(scope, {
-      target: { group: { path: '$.ring.group' }, groupArn: { path: '$.ring.groupArn' }, deviceClass: c.name, fleets: c.rings },
+      // Scoped to every ring of the pipeline, as the revert is: the state machine role holds the
+      // union of its tasks' grants anyway, and one statement for all rings stays one as classes grow.
+      target: { group: { path: '$.ring.group' }, groupArn: { path: '$.ring.groupArn' }, deviceClass: c.name, fleets: this.allRings },
       ledger,
       ...settings.options,
       stateName: (state) => `${c.name} ring: ${state}`,
@@ -776,7 +781,7 @@ export class EdgeModelPipeline extends Construct {
   private revertClass(i: number, c: PipelineDeviceClass, ck: string, fail: (name: string, error: string, event: string, cause: string, extra?: Record<string, unknown>) => sfn.IChainable): sfn.Map {
     const revertRing = createDeploymentTask(this, `RevertRing${i}`, {
       stateName: `${c.name}: RevertRing`,
-      fleets: c.rings,
+      fleets: this.allRings,
       parameters: {
         'TargetArn.$': '$.ring.groupArn',
         'DeploymentName.$': 'States.Format(\'revert-all-{}-{}\', $.runId, $.ring.group)',
