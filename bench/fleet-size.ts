@@ -119,7 +119,8 @@ export function sizeTable(shapes: Shape[]): string[] {
       ].filter(Boolean);
       row = `${shape.classes} x ${shape.rings} | ${(s.templateBytes / 1024).toFixed(0)} | ${s.resources} | ${(s.definitionBytes / 1024).toFixed(0)} | ${(s.largestRole.policyBytes / 1024).toFixed(1)} | ${s.managedPoliciesOnOneRole} | ${over.length ? over.join(', ') : 'within limits'}`;
     } catch (err) {
-      row = `${shape.classes} x ${shape.rings} | refused at synth: ${(err as Error).message.split('\n')[0].slice(0, 160)}`;
+      const why = (err as Error).message.split('\n').map((l) => l.trim()).filter((l) => l && !/^Validation failed/.test(l))[0] ?? '';
+      row = `${shape.classes} x ${shape.rings} | refused at synth: ${why.slice(0, 200)}`;
     }
     lines.push(row);
   }

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -56,5 +56,32 @@ export class PipelineStateMachine extends Construct {
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
     });
     acknowledge(this.stateMachine.role, 'STATE_MACHINE_WILDCARDS', ['Resource::*']);
+    // Step Functions refuses a definition over 1 MB when the stack deploys: say so at synth.
+    this.node.addValidation({ validate: () => this.definitionProblems() });
   }
+
+  private definitionProblems(): string[] {
+    const cfn = this.stateMachine.node.defaultChild as sfn.CfnStateMachine;
+    const bytes = estimatedBytes(Stack.of(this).resolve(cfn.definitionString));
+    if (bytes <= MAX_DEFINITION_BYTES) return [];
+    return [`definition: the state machine's definition is about ${Math.round(bytes / 1024)} KB; Step Functions accepts at most 1 MB (${MAX_DEFINITION_BYTES} bytes) and the deployment would fail. Split the work over state machines (an EdgeModelPipeline grows by about 35 KB per device class: give each pipeline fewer classes).`];
+  }
+}
+
+/** Step Functions' limit on one state machine's definition. */
+const MAX_DEFINITION_BYTES = 1_048_576;
+
+/**
+ * The bytes of a resolved definition once CloudFormation has put the ARNs and names in: its
+ * literal text, and about 100 bytes for each reference (an ARN is rarely longer).
+ */
+function estimatedBytes(resolved: unknown): number {
+  if (typeof resolved === 'string') return Token.isUnresolved(resolved) ? 100 : Buffer.byteLength(resolved);
+  if (Array.isArray(resolved)) return resolved.reduce((n: number, part) => n + estimatedBytes(part), 0);
+  if (resolved && typeof resolved === 'object') {
+    const [fn, args] = Object.entries(resolved)[0] ?? [];
+    if (fn === 'Fn::Join' && Array.isArray(args)) return estimatedBytes(args[1]);
+    return 100;
+  }
+  return String(resolved).length;
 }
