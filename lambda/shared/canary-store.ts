@@ -287,13 +287,17 @@ export class CanaryStore {
   }
 }
 
-/** Every device's result: what the gate reads, from the store. */
-export interface CanaryOutcome {
+/** Which canary, and how many of its devices reported. */
+export interface CanaryCounts {
   readonly runId: string;
   readonly variant: string;
   readonly deviceClass: string;
   readonly expected: number;
   readonly reported: number;
+}
+
+/** Every device's result: what the gate reads, from the store. */
+export interface CanaryOutcome extends CanaryCounts {
   readonly missing: string[];
   readonly results: ReportSummary[];
 }
@@ -304,12 +308,7 @@ export interface CanaryOutcome {
  * results go to the store and this carries where they are, the counts, and
  * the first missing devices by name.
  */
-export interface CanaryHandOff {
-  readonly runId: string;
-  readonly variant: string;
-  readonly deviceClass: string;
-  readonly expected: number;
-  readonly reported: number;
+export interface CanaryHandOff extends CanaryCounts {
   /** The first {@link MISSING_LISTED} missing devices, by name. */
   readonly missing: string[];
   readonly missingCount: number;

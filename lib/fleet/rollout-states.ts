@@ -223,15 +223,17 @@ export class RolloutStates {
     const group = argument(o.target.group);
     const { deploymentsArn } = deploymentArns(scope);
     const revertDeploy = this.createDeployment('RevertDeployment', `${out}.prepare.lastGood.components`, 'revert-', `${out}.revert`);
-    const recordReverted = this.ledgerCall('RecordRevertedRollout', {
+    // The ledger records a revert and a cancel alike: the cancel has no revert deployment.
+    const recordRevert = (state: string, revertDeploymentId: { [key: string]: string | null }) => this.ledgerCall(state, {
       'op': 'reverted',
       ...field('group', o.target.group),
       'deviceClass': o.target.deviceClass,
       'runId.$': '$.runId',
       'deploymentId.$': `${out}.deployment.DeploymentId`,
-      'revertDeploymentId.$': `${out}.revert.DeploymentId`,
+      ...revertDeploymentId,
       'reason.$': `${out}.failure.cause`,
     }, sfn.JsonPath.DISCARD);
+    const recordReverted = recordRevert('RecordRevertedRollout', { 'revertDeploymentId.$': `${out}.revert.DeploymentId` });
     // The message is built in a Pass: intrinsic functions in CausePath are not run by every executor.
     const revertedMessage = new sfn.Pass(scope, 'RevertedMessage', {
       stateName: o.stateName('RevertedMessage'),
@@ -249,15 +251,7 @@ export class RolloutStates {
       resultPath: sfn.JsonPath.DISCARD,
     });
     retryTransient(cancel, 'greengrassv2:CancelDeployment');
-    const recordCanceled = this.ledgerCall('RecordCanceledRollout', {
-      'op': 'reverted',
-      ...field('group', o.target.group),
-      'deviceClass': o.target.deviceClass,
-      'runId.$': '$.runId',
-      'deploymentId.$': `${out}.deployment.DeploymentId`,
-      'revertDeploymentId': null,
-      'reason.$': `${out}.failure.cause`,
-    }, sfn.JsonPath.DISCARD);
+    const recordCanceled = recordRevert('RecordCanceledRollout', { revertDeploymentId: null });
     const canceledMessage = new sfn.Pass(scope, 'CanceledMessage', {
       stateName: o.stateName('CanceledMessage'),
       parameters: { 'message.$': `States.Format('{} This was the first rollout to {}: there is no last good release to revert to, so the deployment was canceled; devices that already updated keep this release until the next rollout.', ${out}.failure.cause, ${group})` },
