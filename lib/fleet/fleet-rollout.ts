@@ -6,7 +6,7 @@ import { BundledHandler } from '../core/handler';
 import { EdgeFleet } from './edge-fleet';
 import { ReleaseLedger } from './release-ledger';
 import { AbortCriteria, Rollout, RolloutFailureType } from './rollout';
-import { RolloutStates, RolloutStatesOptions } from './rollout-states';
+import { RolloutSettings, RolloutStates } from './rollout-states';
 
 
 /** Props for {@link FleetRollout}. */
@@ -142,7 +142,7 @@ export class FleetRollout extends sfn.StateMachineFragment {
 
 /** The settings of a rollout as given, or their defaults, and what is wrong with them. @internal */
 export function rolloutSettings(props: Omit<FleetRolloutProps, 'fleet' | 'ledger'>): {
-  options: Omit<RolloutStatesOptions, 'target' | 'ledger' | 'stateName' | 'outputPath' | 'recordHealthy'>;
+  options: { settings: RolloutSettings; componentsPath: string };
   problems: ProblemCollector;
 } {
   const abort = props.abortCriteria ?? [{ failureType: RolloutFailureType.ALL, thresholdPercentage: 10, minExecutedThings: 5 }];
@@ -166,7 +166,7 @@ export function rolloutSettings(props: Omit<FleetRolloutProps, 'fleet' | 'ledger
   checkIntegerRange(problems, 'timeBudget', budgetSeconds, 300, 7 * 24 * 3600, 'seconds');
   if (!/^\$(\.[A-Za-z_][A-Za-z0-9_]*)+$/.test(componentsPath)) problems.add('componentsPath', componentsPath, 'Use a plain JSONPath such as "$.release.components".');
   return {
-    options: { rollout, abortCriteria: abort, maxFailurePercentage: maxFailure, inProgressTimeoutMinutes: timeoutMinutes, pollSeconds, budgetSeconds, componentsPath },
+    options: { settings: { rollout, abortCriteria: abort, maxFailurePercentage: maxFailure, inProgressTimeoutMinutes: timeoutMinutes, pollSeconds, budgetSeconds }, componentsPath },
     problems,
   };
 }

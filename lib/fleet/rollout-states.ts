@@ -15,7 +15,7 @@ import { AbortCriteria, FleetRolloutError, Rollout, RolloutFailureType } from '.
  */
 const JOB_WAIT_SECONDS = 600;
 
-/** A value of the rollout's thing group: written in the definition, or read from the state's input. @internal */
+/** A value of the rollout: written in the definition, or read from the state's input (a JSONPath). @internal */
 export type GroupValue = string | { readonly path: string };
 
 /** The thing group a rollout deploys to. @internal */
@@ -23,22 +23,63 @@ export interface RolloutTarget {
   /** The group's name: one fleet's, or a JSONPath to a ring's (a rollout that is a Map's item processor). */
   readonly group: GroupValue;
   readonly groupArn: GroupValue;
-  readonly deviceClass: string;
+  readonly deviceClass: GroupValue;
   /** Every fleet the target can be: the scope of the deployment's IoT permissions. */
   readonly fleets: EdgeFleet[];
 }
 
-/** The settings of one rollout, checked by the caller. @internal */
-export interface RolloutStatesOptions {
-  readonly target: RolloutTarget;
-  /** The rollout-ledger function its ledger states invoke. */
-  readonly ledger: BundledHandler;
+/** How one rollout goes: its rate, when it stops, how it is watched. Checked by the caller. @internal */
+export interface RolloutSettings {
   readonly rollout: Rollout;
   readonly abortCriteria: AbortCriteria[];
   readonly maxFailurePercentage: number;
   readonly inProgressTimeoutMinutes: number;
   readonly pollSeconds: number;
   readonly budgetSeconds: number;
+}
+
+/**
+ * The settings of a rollout as data, for a rollout whose states read them from their input
+ * (one copy of the states for rollouts of different settings). @internal
+ */
+export interface RolloutSettingsData {
+  readonly budgetSeconds: number;
+  readonly jobWaitSeconds: number;
+  readonly pollSeconds: number;
+  readonly maxFailurePercentage: number;
+  /** CreateDeployment's IotJobConfiguration. */
+  readonly iotJobConfiguration: Record<string, unknown>;
+}
+
+/** `settings` as the data a rollout reads from its input. @internal */
+export function rolloutSettingsData(s: RolloutSettings): RolloutSettingsData {
+  return {
+    budgetSeconds: s.budgetSeconds,
+    jobWaitSeconds: Math.min(s.budgetSeconds, JOB_WAIT_SECONDS),
+    pollSeconds: s.pollSeconds,
+    maxFailurePercentage: s.maxFailurePercentage,
+    iotJobConfiguration: {
+      JobExecutionsRolloutConfig: s.rollout.render(),
+      AbortConfig: {
+        CriteriaList: s.abortCriteria.map((a) => ({
+          FailureType: a.failureType ?? RolloutFailureType.ALL,
+          Action: 'CANCEL',
+          ThresholdPercentage: a.thresholdPercentage,
+          MinNumberOfExecutedThings: a.minExecutedThings,
+        })),
+      },
+      TimeoutConfig: { InProgressTimeoutInMinutes: s.inProgressTimeoutMinutes },
+    },
+  };
+}
+
+/** The states of one rollout, built by the caller. @internal */
+export interface RolloutStatesOptions {
+  readonly target: RolloutTarget;
+  /** The rollout-ledger function its ledger states invoke. */
+  readonly ledger: BundledHandler;
+  /** The settings, written in the definition, or a JSONPath to {@link RolloutSettingsData} in the input. */
+  readonly settings: RolloutSettings | { readonly path: string };
   readonly componentsPath: string;
   /** The state names: a prefix and the state. */
   readonly stateName: (state: string) => string;
@@ -48,8 +89,12 @@ export interface RolloutStatesOptions {
 }
 
 /** `{ key: value }` for a literal, `{ 'key.$': path }` for a value read from the input. */
-function field(key: string, value: GroupValue): { [key: string]: string } {
-  return typeof value === 'string' ? { [key]: value } : { [`${key}.$`]: value.path };
+function field(key: string, value: GroupValue | number | Record<string, unknown>): { [key: string]: unknown } {
+  return isPath(value) ? { [`${key}.$`]: value.path } : { [key]: value };
+}
+
+function isPath(value: unknown): value is { readonly path: string } {
+  return typeof value === 'object' && value !== null && typeof (value as { path?: unknown }).path === 'string' && Object.keys(value).length === 1;
 }
 
 /** A value as an argument of an intrinsic function: a quoted literal (thing group names hold no quote), or a path. */
@@ -70,15 +115,23 @@ export class RolloutStates {
   public readonly startState: sfn.State;
   public readonly endStates: sfn.INextable[];
 
+  /** The settings as the states use them: literals, or paths into the input. */
+  private readonly s: { [K in keyof RolloutSettingsData]: RolloutSettingsData[K] | { readonly path: string } };
+
   constructor(private readonly scope: Construct, private readonly o: RolloutStatesOptions) {
     const out = o.outputPath;
+    const settings = o.settings;
+    this.s = 'path' in settings
+      ? { budgetSeconds: { path: `${settings.path}.budgetSeconds` }, jobWaitSeconds: { path: `${settings.path}.jobWaitSeconds` }, pollSeconds: { path: `${settings.path}.pollSeconds` }, maxFailurePercentage: { path: `${settings.path}.maxFailurePercentage` }, iotJobConfiguration: { path: `${settings.path}.iotJobConfiguration` } }
+      : rolloutSettingsData(settings);
+    const s = this.s;
     const { deploymentsArn, jobsArn } = deploymentArns(scope);
     const prepare = this.ledgerCall('PrepareRollout', {
       'op': 'prepare',
       ...field('group', o.target.group),
       'runId.$': '$.runId',
-      'budgetSeconds': o.budgetSeconds,
-      'jobWaitSeconds': JOB_WAIT_SECONDS,
+      ...field('budgetSeconds', s.budgetSeconds),
+      ...field('jobWaitSeconds', s.jobWaitSeconds),
     }, `${out}.prepare`);
     const deploy = this.createDeployment('CreateDeployment', o.componentsPath, '', `${out}.deployment`);
 
@@ -98,7 +151,7 @@ export class RolloutStates {
     const jobId = `${out}.getDeployment.IotJob.IotJobId`;
 
     // Poll the job: Wait -> DescribeJob -> Choice.
-    const wait = new sfn.Wait(scope, 'WaitForRollout', { stateName: o.stateName('WaitForRollout'), time: sfn.WaitTime.duration(Duration.seconds(o.pollSeconds)) });
+    const wait = new sfn.Wait(scope, 'WaitForRollout', { stateName: o.stateName('WaitForRollout'), time: isPath(s.pollSeconds) ? sfn.WaitTime.secondsPath(s.pollSeconds.path) : sfn.WaitTime.duration(Duration.seconds(s.pollSeconds)) });
     const describeJob = new tasks.CallAwsService(scope, 'DescribeJob', {
       stateName: o.stateName('DescribeJob'),
       service: 'iot',
@@ -114,7 +167,7 @@ export class RolloutStates {
     const verdict = this.ledgerCall('JudgeRollout', {
       'op': 'verdict',
       'counts.$': `${out}.job.Job.JobProcessDetails`,
-      'maxFailurePercentage': o.maxFailurePercentage,
+      ...field('maxFailurePercentage', s.maxFailurePercentage),
     }, `${out}.verdict`);
     const done = new sfn.Pass(scope, 'RolloutHealthy', {
       stateName: o.stateName('RolloutHealthy'),
@@ -129,7 +182,7 @@ export class RolloutStates {
     const healthy = o.recordHealthy ? this.ledgerCall('RecordHealthyRollout', {
       'op': 'healthy',
       ...field('group', o.target.group),
-      'deviceClass': o.target.deviceClass,
+      ...field('deviceClass', o.target.deviceClass),
       'runId.$': '$.runId',
       'deploymentId.$': `${out}.deployment.DeploymentId`,
       'components.$': o.componentsPath,
@@ -142,9 +195,13 @@ export class RolloutStates {
       'cause.$': `States.Format('The abort criteria fired: IoT canceled job {} ({} of the devices failed).', ${jobId}, ${out}.job.Job.JobProcessDetails.NumberOfFailedThings)`,
     });
     const unhealthy = reason('RolloutUnhealthy', { 'cause.$': `States.Format('The rollout ran to the end unhealthy: {}.', ${out}.verdict.reason)` });
-    const timedOut = reason('RolloutTimedOut', { cause: `The rollout did not settle within its time budget of ${o.budgetSeconds} seconds.` });
+    const timedOut = reason('RolloutTimedOut', isPath(s.budgetSeconds)
+      ? { 'cause.$': `States.Format('The rollout did not settle within its time budget of {} seconds.', ${s.budgetSeconds.path})` }
+      : { cause: `The rollout did not settle within its time budget of ${s.budgetSeconds} seconds.` });
     const noJob = reason('RolloutJobMissing', {
-      'cause.$': `States.Format('Greengrass deployment {} had no IoT job after ${Math.min(o.budgetSeconds, JOB_WAIT_SECONDS)} seconds.', ${out}.deployment.DeploymentId)`,
+      'cause.$': isPath(s.jobWaitSeconds)
+        ? `States.Format('Greengrass deployment {} had no IoT job after {} seconds.', ${out}.deployment.DeploymentId, ${s.jobWaitSeconds.path})`
+        : `States.Format('Greengrass deployment {} had no IoT job after ${s.jobWaitSeconds} seconds.', ${out}.deployment.DeploymentId)`,
     });
     // A fault while the rollout is watched (finding its job, polling, judging, recording it)
     // must not leave the deployment running with nobody watching: the ring goes back (or the
@@ -192,25 +249,16 @@ export class RolloutStates {
       fleets: o.target.fleets,
       parameters: {
         ...field('TargetArn', o.target.groupArn),
-        'DeploymentName.$': `States.Format('${tokenSeed}{}-${o.target.deviceClass}', $.runId)`,
+        'DeploymentName.$': typeof o.target.deviceClass === 'string'
+          ? `States.Format('${tokenSeed}{}-${o.target.deviceClass}', $.runId)`
+          : `States.Format('${tokenSeed}{}-{}', $.runId, ${o.target.deviceClass.path})`,
         'Components.$': componentsJsonPath,
         'ClientToken.$': deploymentClientToken(`${tokenSeed}{}/{}`, '$.runId', argument(o.target.group)),
         'DeploymentPolicies': {
           FailureHandlingPolicy: 'ROLLBACK',
           ComponentUpdatePolicy: { Action: 'NOTIFY_COMPONENTS', TimeoutInSeconds: 60 },
         },
-        'IotJobConfiguration': {
-          JobExecutionsRolloutConfig: o.rollout.render(),
-          AbortConfig: {
-            CriteriaList: o.abortCriteria.map((a) => ({
-              FailureType: a.failureType ?? RolloutFailureType.ALL,
-              Action: 'CANCEL',
-              ThresholdPercentage: a.thresholdPercentage,
-              MinNumberOfExecutedThings: a.minExecutedThings,
-            })),
-          },
-          TimeoutConfig: { InProgressTimeoutInMinutes: o.inProgressTimeoutMinutes },
-        },
+        ...field('IotJobConfiguration', this.s.iotJobConfiguration),
       },
       resultPath,
     });
@@ -227,7 +275,7 @@ export class RolloutStates {
     const recordRevert = (state: string, revertDeploymentId: { [key: string]: string | null }) => this.ledgerCall(state, {
       'op': 'reverted',
       ...field('group', o.target.group),
-      'deviceClass': o.target.deviceClass,
+      ...field('deviceClass', o.target.deviceClass),
       'runId.$': '$.runId',
       'deploymentId.$': `${out}.deployment.DeploymentId`,
       ...revertDeploymentId,

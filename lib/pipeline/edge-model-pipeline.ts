@@ -27,9 +27,9 @@ import { CanaryEvaluation } from '../evaluate/canary-evaluation';
 import { CanaryResults } from '../evaluate/canary-results';
 import { addThresholdProblems, QualityGate, QualityThresholds } from '../evaluate/quality-gate';
 import { EdgeFleet } from '../fleet/edge-fleet';
-import { createDeploymentTask, deploymentArns, deploymentClientToken } from '../fleet/deployment';
+import { ClassRollout, ClassRolloutOutcome } from '../fleet/class-rollout';
 import { rolloutSettings } from '../fleet/fleet-rollout';
-import { RolloutStates } from '../fleet/rollout-states';
+import { rolloutSettingsData } from '../fleet/rollout-states';
 import { ReleaseLedger } from '../fleet/release-ledger';
 import { AbortCriteria, Rollout } from '../fleet/rollout';
 import { ArtifactStore } from '../package/artifact-store';
@@ -203,6 +203,11 @@ function stageOf(scope: Construct, name: string, body: sfn.IChainable): sfn.Para
   return stage;
 }
 const key = (name: string) => name.replace(/[^A-Za-z0-9_]/g, '_');
+/** A class's key in the run's state (`$.gate.releases.{key}`, `$.ringResults.{key}`). */
+const ck = (c: { name: string }) => key(c.name);
+
+/** The designed ending `name`: records the outcome, notifies `event` (the error and cause at `cause`, what was released so far, `extra`), fails with `error`. */
+type FailPath = (name: string, error: string, event: string, cause: string, extra?: Record<string, unknown>) => sfn.IChainable;
 
 /**
  * The whole path from "a new model version exists" to "it runs on every
@@ -246,8 +251,11 @@ export class EdgeModelPipeline extends Construct {
   /** The key of the notification topic and the trigger's dead-letter queue (never of models, packages or tables). */
   public readonly notificationKey: kms.Key;
   private readonly approvalHandler?: BundledHandler;
-  /** The most history events the rings of every class can write in one execution. */
-  private ringHistoryEvents = 0;
+  /**
+   * The state machine each class's rings roll out in (one execution per class and run, started
+   * by the pipeline's state machine; its input names the class, the rings and the release).
+   */
+  public readonly classRolloutStateMachine: sfn.StateMachine;
   /** Every ring of every class. */
   private readonly allRings: EdgeFleet[];
 
@@ -353,7 +361,7 @@ export class EdgeModelPipeline extends Construct {
     };
 
     // Every designed ending: record the outcome, notify (what was released so far included), fail.
-    const fail = (name: string, error: string, event: string, cause: string, extra: Record<string, unknown> = {}) => {
+    const fail: FailPath = (name, error, event, cause, extra = {}) => {
       const notify = new tasks.SnsPublish(this, `Notify${name}`, {
         stateName: `Notify${name}`,
         topic: this.topic,
@@ -412,85 +420,10 @@ export class EdgeModelPipeline extends Construct {
       approvalState = request;
     }
 
-    // Rollout, class by class, ring by ring; a failing ring puts every ring of its class back.
-    // One ledger function for every ring of every class: each call names its group.
-    const rolloutLedger = new BundledHandler(this, 'RingLedger', {
-      handlerName: 'rollout-ledger',
-      description: 'cdk-edge-model-pipeline: keeps the release ledger of the rings (last good releases, verdicts, what to revert them to)',
-      timeout: Duration.seconds(30),
-      memorySize: 256,
-      environment: { LEDGER_TABLE: this.ledger.table.tableName, PIPELINE_NAME: this.metricPipeline },
-    });
-    this.ledger.grantWrite(rolloutLedger.role);
-    acknowledge(stack, 'LAMBDA_INVOKE_VERSIONS', [nagResource(this, `${rolloutLedger.function.functionArn}:*`)]);
-    let rollouts: sfn.IChainable | undefined;
-    let last: sfn.INextable | undefined;
-    const chain = (c: sfn.IChainable & sfn.INextable, endStates?: sfn.INextable[]) => {
-      if (!rollouts) rollouts = c;
-      else last!.next(c);
-      last = endStates ? (endStates[0]) : c;
-    };
-    classes.forEach((c, i) => {
-      const ck = key(c.name);
-      const componentName = publishing.componentNames[c.name];
-      const rings = c.rings.map((r) => ({ group: r.thingGroupName, groupArn: r.thingGroupArn }));
-      chain(rolloutLedger.invoke(this, `PrepareRings${i}`, {
-        stateName: `${c.name}: PrepareRings`,
-        comment: 'Each ring\'s last good release, to put every ring back if a later one fails',
-        payload: { op: 'rings', rings },
-        resultPath: `$.rings.${ck}`,
-      }));
-      chain(new sfn.Pass(this, `ServeConfiguration${i}`, {
-        stateName: `${c.name}: ServeConfiguration`,
-        comment: 'The edge agent serves the chosen variant and reports latency telemetry',
-        parameters: {
-          'mode': AgentMode.SERVE,
-          'deviceClass': c.name,
-          'runId.$': '$.runId',
-          'variant.$': `$.gate.releases.${ck}.variant`,
-          'modelPath.$': `States.Format('${unarchivedArtifactsDir(componentName)}/{}/{}', $.gate.releases.${ck}.componentVersion, $.gate.releases.${ck}.sha256)`,
-        },
-        resultPath: '$.serveConfiguration',
-      }));
-      chain(new sfn.Pass(this, `ChooseRelease${i}`, {
-        stateName: `${c.name}: ChooseRelease`,
-        comment: 'The variant the gate chose, and the edge agent serving it',
-        parameters: {
-          components: {
-            [componentName]: { 'ComponentVersion.$': `$.gate.releases.${ck}.componentVersion` },
-            [this.agent.componentName]: {
-              ComponentVersion: this.agent.componentVersion,
-              ConfigurationUpdate: { 'Merge.$': 'States.JsonToString($.serveConfiguration)' },
-            },
-          },
-        },
-        resultPath: '$.release',
-      }));
-      const branch = this.ringsOf(i, c, ck, rolloutLedger);
-      // Any fault after the first ring's deployment was created puts the class back: every ring
-      // with a last good release is re-deployed with it; on the others this run's deployment is
-      // canceled (see revertClass).
-      const revertEach = this.revertClass(i, c, ck, fail);
-      branch.addCatch(revertEach, { errors: [sfn.Errors.ALL], resultPath: '$.failure' });
-      chain(branch);
-
-      // Every ring healthy: the release becomes each ring's last good release, all rings in one
-      // transaction (a fault records none of them, and the class is put back).
-      const record = rolloutLedger.invoke(this, `RecordRings${i}`, {
-        stateName: `${c.name}: RecordRings`,
-        payload: {
-          'op': 'healthy-rings',
-          'deviceClass': c.name,
-          'runId.$': '$.runId',
-          'components.$': '$.release.components',
-          'rings.$': `$.ringResults.${ck}`,
-        },
-        resultPath: sfn.JsonPath.DISCARD,
-      });
-      // An unrecorded release is not a release: the class goes back.
-      record.addCatch(revertEach, { errors: [sfn.Errors.ALL], resultPath: '$.failure' });
-      chain(record);
-    });
+    // Rollout, class by class: each class's rings roll out in an execution of its own.
+    const classRollout = this.classRollout(timeout);
+    this.classRolloutStateMachine = classRollout.stateMachine;
+    const rollouts = this.rollOutClasses(classes, publishing.componentNames, classRollout, fail);
 
     const released = new tasks.SnsPublish(this, 'NotifyReleased', {
       stateName: 'NotifyReleased',
@@ -524,7 +457,7 @@ export class EdgeModelPipeline extends Construct {
     let cursor = definition.next(stage('Gate', gate, { errors: ['QualityGateFailed'], then: gateFailed })).next(mark('gated'));
     if (approvalState) cursor = cursor.next(approvalState).next(mark('approved'));
     cursor
-      .next(stage('Rollout', rollouts!, { errors: rolloutErrors, then: rolloutEnded }))
+      .next(stage('Rollout', rollouts, { errors: rolloutErrors, then: rolloutEnded }))
       .next(mark('rolledOut'))
       .next(recordRun('Released', 'RELEASED', notifyThen(released, new sfn.Succeed(this, 'Released', { stateName: 'Released' }))));
 
@@ -540,7 +473,6 @@ export class EdgeModelPipeline extends Construct {
       });
     }
 
-    this.warnAboutHistory(classes.reduce((n, c) => n + c.rings.length, 0));
 
     // Triggers.
     const triggers = props.triggers ?? {};
@@ -726,138 +658,117 @@ export class EdgeModelPipeline extends Construct {
     return (stage: string) => new sfn.Pass(this, `FailedIn${stage}`, { stateName: `FailedIn${stage}`, result: sfn.Result.fromString(stage), resultPath: '$.failedStage' }).next(recorded);
   }
 
+  /** The class-rollout state machine, and the one ledger function of every ring of every class (each call names its group). */
+  private classRollout(timeout: Duration): ClassRollout {
+    // One ledger function for every ring of every class: each call names its group.
+    const ledger = new BundledHandler(this, 'RingLedger', {
+      handlerName: 'rollout-ledger',
+      description: 'cdk-edge-model-pipeline: keeps the release ledger of the rings (last good releases, verdicts, what to revert them to)',
+      timeout: Duration.seconds(30),
+      memorySize: 256,
+      environment: { LEDGER_TABLE: this.ledger.table.tableName, PIPELINE_NAME: this.metricPipeline },
+    });
+    this.ledger.grantWrite(ledger.role);
+    acknowledge(Stack.of(this), 'LAMBDA_INVOKE_VERSIONS', [nagResource(this, `${ledger.function.functionArn}:*`)]);
+    // Scoped to every ring of the pipeline: one statement for all rings stays one as classes grow.
+    return new ClassRollout(this, 'ClassRollout', { ledger, fleets: this.allRings, timeout });
+  }
+
+  /**
+   * The rollout stage: for each class, the serve configuration and the release, then an
+   * execution of the pipeline's one class-rollout state machine (its rings, one after another),
+   * whose outcome decides what follows: the next class, or the class's designed ending (recorded,
+   * notified with its rings' outcomes, failed). One class's rollout adds four small states here,
+   * and its polls fill its own execution's history, not the run's.
+   */
+  private rollOutClasses(classes: PipelineDeviceClass[], componentNames: Record<string, string>, classRollout: ClassRollout, fail: FailPath): sfn.IChainable {
+    const ended = '$.classRollout.Output';
+    const rings = { 'rings.$': `${ended}.rings`, 'ringOutcomes.$': `${ended}.ringOutcomes`, 'deviceClass.$': `${ended}.deviceClass`, 'classRollout.$': '$.classRollout.ExecutionArn' };
+    const reverted = fail('Reverted', EdgeModelPipelineError.ROLLOUT_REVERTED, 'ROLLOUT_REVERTED', `${ended}.failure`, rings);
+    const canceled = fail('Canceled', EdgeModelPipelineError.ROLLOUT_CANCELED, 'ROLLOUT_CANCELED', `${ended}.failure`, rings);
+    const revertFailed = fail('RevertFailed', EdgeModelPipelineError.REVERT_FAILED, 'REVERT_FAILED', `${ended}.failure`, rings);
+    // Nothing was deployed (the rings' releases could not be read): the run fails with that error.
+    const faulted = new sfn.Fail(this, 'ClassRolloutFaulted', { stateName: 'ClassRolloutFaulted', errorPath: `${ended}.failure.Error`, causePath: `${ended}.failure.Cause` });
+
+    let first: sfn.State | undefined;
+    let previous: sfn.INextable | undefined;
+    const worstHistory = { events: 0, name: '', rings: 0 };
+    classes.forEach((c, i) => {
+      const settings = rolloutSettings({ rollout: c.rollout, abortCriteria: c.abortCriteria });
+      settings.problems.throwIfAny(new Construct(this, `Rollout${i}`));
+      const events = c.rings.length * ringHistoryEvents(settings.options.settings.budgetSeconds, settings.options.settings.pollSeconds);
+      if (events > worstHistory.events) Object.assign(worstHistory, { events, name: c.name, rings: c.rings.length });
+      const serve = this.serveConfiguration(i, c, componentNames[c.name]);
+      const start = new tasks.StepFunctionsStartExecution(this, `RollOut${i}`, {
+        stateName: `${c.name}: RollOut`,
+        comment: 'The class\'s rings, one after another, in an execution of the class-rollout state machine',
+        stateMachine: classRollout.stateMachine,
+        integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+        associateWithParent: true,
+        input: sfn.TaskInput.fromObject({
+          'runId.$': '$.runId',
+          'deviceClass': c.name,
+          'rings': c.rings.map((r) => ({ group: r.thingGroupName, groupArn: r.thingGroupArn })),
+          'settings': rolloutSettingsData(settings.options.settings),
+          'release': { components: this.releaseComponents(ck(c), componentNames[c.name]) },
+        }),
+        resultSelector: { 'Output.$': '$.Output', 'ExecutionArn.$': '$.ExecutionArn' },
+        resultPath: '$.classRollout',
+      });
+      const released = new sfn.Pass(this, `Released${i}`, { stateName: `${c.name}: Released`, inputPath: `${ended}.rings`, resultPath: `$.ringResults.${ck(c)}` });
+      const outcome = (value: ClassRolloutOutcome) => sfn.Condition.stringEquals(`${ended}.outcome`, value);
+      serve.next(start).next(new sfn.Choice(this, `RolloutOutcome${i}`, { stateName: `${c.name}: RolloutOutcome` })
+        .when(outcome(ClassRolloutOutcome.RELEASED), released)
+        .when(outcome(ClassRolloutOutcome.REVERTED), reverted)
+        .when(outcome(ClassRolloutOutcome.CANCELED), canceled)
+        .when(outcome(ClassRolloutOutcome.REVERT_FAILED), revertFailed)
+        .otherwise(faulted));
+      if (previous) previous.next(serve);
+      else first = serve;
+      previous = released;
+    });
+    this.warnAboutHistory(worstHistory);
+    return first!;
+  }
+
+  /** The configuration the edge agent serves class `c`'s release with (the variant the gate chose), in `$.serveConfiguration`. */
+  private serveConfiguration(i: number, c: PipelineDeviceClass, componentName: string): sfn.Pass {
+    const release = `$.gate.releases.${ck(c)}`;
+    return new sfn.Pass(this, `ServeConfiguration${i}`, {
+      stateName: `${c.name}: ServeConfiguration`,
+      comment: 'The edge agent serves the chosen variant and reports latency telemetry',
+      parameters: {
+        'mode': AgentMode.SERVE,
+        'deviceClass': c.name,
+        'runId.$': '$.runId',
+        'variant.$': `${release}.variant`,
+        'modelPath.$': `States.Format('${unarchivedArtifactsDir(componentName)}/{}/{}', ${release}.componentVersion, ${release}.sha256)`,
+      },
+      resultPath: '$.serveConfiguration',
+    });
+  }
+
+  /** CreateDeployment's Components for a class's release: the version the gate chose, and the agent serving it. */
+  private releaseComponents(classKey: string, componentName: string): Record<string, unknown> {
+    return {
+      [componentName]: { 'ComponentVersion.$': `$.gate.releases.${classKey}.componentVersion` },
+      [this.agent.componentName]: {
+        ComponentVersion: this.agent.componentVersion,
+        ConfigurationUpdate: { 'Merge.$': 'States.JsonToString($.serveConfiguration)' },
+      },
+    };
+  }
+
   /**
    * A Standard execution keeps at most 25,000 history events, and the rings' polls are nearly all
-   * of a run's: when every ring polling until its time budget would pass that, a run that slow
-   * would be failed midway with its fleets half rolled out. A warning, since rings settle long
-   * before their budget in most runs; `npm run bench` measures the worst case by fleet shape.
+   * of a class rollout's: when every ring of a class polling until its time budget would pass
+   * that, a rollout that slow would be failed midway with its rings half rolled out. A warning,
+   * since rings settle long before their budget in most runs; `npm run bench` measures the worst
+   * case by fleet shape.
    */
-  private warnAboutHistory(rings: number): void {
-    if (this.ringHistoryEvents <= HISTORY_EVENTS_FOR_RINGS) return;
-    Annotations.of(this).addWarningV2('cdk-edge-model-pipeline:history-limit', `deviceClasses: ${rings} rings, each polling until its time budget, can write ${this.ringHistoryEvents} history events in one execution; Step Functions keeps 25,000 and fails a run past them, its fleets half rolled out. Use fewer rings per pipeline (split the classes over pipelines), or faster rollout rates so rings settle sooner.`);
-  }
-
-  /**
-   * The rings of class `i`, one after another: a Map over the rings PrepareRings listed, whose one
-   * copy of the rollout states reads its thing group from the ring, so a ring more adds no state.
-   * The first ring that fails stops the Map with its error (the class is then put back); the
-   * result is each ring's `{ group, deploymentId, iotJobId, verdict }`, in ring order.
-   */
-  private ringsOf(i: number, c: PipelineDeviceClass, ck: string, ledger: BundledHandler): sfn.Map {
-    const scope = new Construct(this, `Rollout${i}`);
-    const settings = rolloutSettings({ rollout: c.rollout, abortCriteria: c.abortCriteria });
-    settings.problems.throwIfAny(scope);
-    this.ringHistoryEvents += c.rings.length * ringHistoryEvents(settings.options.budgetSeconds, settings.options.pollSeconds);
-    const ring = new RolloutStates(scope, {
-      // Scoped to every ring of the pipeline, as the revert is: the state machine role holds the
-      // union of its tasks' grants anyway, and one statement for all rings stays one as classes grow.
-      target: { group: { path: '$.ring.group' }, groupArn: { path: '$.ring.groupArn' }, deviceClass: c.name, fleets: this.allRings },
-      ledger,
-      ...settings.options,
-      stateName: (state) => `${c.name} ring: ${state}`,
-      outputPath: '$.rollout',
-      recordHealthy: false,
-    });
-    ring.endStates[0].next(new sfn.Pass(scope, 'RingRolledOut', { stateName: `${c.name} ring: RingRolledOut`, inputPath: '$.rollout' }));
-    const rings = new sfn.Map(this, `Rings${i}`, {
-      stateName: `${c.name}: Rings`,
-      comment: 'Ring after ring; each ring starts only when the previous one is healthy',
-      itemsPath: `$.rings.${ck}`,
-      itemSelector: { 'runId.$': '$.runId', 'release.$': '$.release', 'ring.$': '$$.Map.Item.Value' },
-      maxConcurrency: 1,
-      resultPath: `$.ringResults.${ck}`,
-    });
-    rings.itemProcessor(ring.startState);
-    return rings;
-  }
-
-  /**
-   * Puts every ring of class `i` back: each ring with a last good release is re-deployed with it
-   * (retried long: a person would otherwise have to), the others keep what they run. Ends in
-   * `RevertFailed` when a re-deployment still fails, `RolloutReverted` when a ring went back,
-   * `RolloutCanceled` when no ring had a release to go back to; each is recorded and notified
-   * with every ring's outcome.
-   */
-  private revertClass(i: number, c: PipelineDeviceClass, ck: string, fail: (name: string, error: string, event: string, cause: string, extra?: Record<string, unknown>) => sfn.IChainable): sfn.Map {
-    const revertRing = createDeploymentTask(this, `RevertRing${i}`, {
-      stateName: `${c.name}: RevertRing`,
-      fleets: this.allRings,
-      parameters: {
-        'TargetArn.$': '$.ring.groupArn',
-        'DeploymentName.$': 'States.Format(\'revert-all-{}-{}\', $.runId, $.ring.group)',
-        'ClientToken.$': deploymentClientToken('revert-all/{}/{}', '$.runId', '$.ring.group'),
-        'Components.$': '$.ring.lastGood.components',
-        'DeploymentPolicies': { FailureHandlingPolicy: 'ROLLBACK' },
-      },
-    });
-    // The revert's calls retry long and hard (the same client token: a retried revert is one
-    // deployment); one that still fails is reported, and the other rings are put back all the same.
-    const hard = { errors: [sfn.Errors.ALL], interval: Duration.seconds(10), backoffRate: 2, maxAttempts: 6, maxDelay: Duration.minutes(5), jitterStrategy: sfn.JitterType.FULL };
-    revertRing.addRetry(hard);
-    const outcome = (id: string, name: string, value: string) => new sfn.Pass(this, `${id}${i}`, { stateName: `${c.name}: ${name}`, result: sfn.Result.fromString(value) });
-    const revertFailed = outcome('RingRevertFailed', 'RingRevertFailed', 'REVERT_FAILED');
-    revertRing.addCatch(revertFailed, { errors: [sfn.Errors.ALL], resultPath: '$.revertError' });
-    revertRing.next(outcome('RingReverted', 'RingReverted', 'REVERTED'));
-
-    // No release to go back to: if the group's latest deployment is this run's candidate, cancel
-    // it (devices that already updated keep it until the next rollout, as FleetRollout documents).
-    const latest = new tasks.CallAwsService(this, `FindRingDeployment${i}`, {
-      stateName: `${c.name}: FindRingDeployment`,
-      service: 'greengrassv2',
-      action: 'listDeployments',
-      iamAction: 'greengrass:ListDeployments',
-      // The Greengrass v2 API takes no resource ARN (the Service Authorization Reference lists v1's group).
-      iamResources: ['*'],
-      parameters: { 'TargetArn.$': '$.ring.groupArn', 'HistoryFilter': 'LATEST_ONLY' },
-      resultSelector: { 'deployments.$': '$.Deployments' },
-      resultPath: '$.latest',
-    });
-    latest.addRetry(hard);
-    latest.addCatch(revertFailed, { errors: [sfn.Errors.ALL], resultPath: '$.revertError' });
-    const { deploymentsArn } = deploymentArns(this);
-    const cancel = new tasks.CallAwsService(this, `CancelRingDeployment${i}`, {
-      stateName: `${c.name}: CancelRingDeployment`,
-      service: 'greengrassv2',
-      action: 'cancelDeployment',
-      iamAction: 'greengrass:CancelDeployment',
-      iamResources: [deploymentsArn],
-      parameters: { 'DeploymentId.$': '$.latest.deployments[0].DeploymentId' },
-      resultPath: sfn.JsonPath.DISCARD,
-    });
-    cancel.addRetry(hard);
-    cancel.addCatch(revertFailed, { errors: [sfn.Errors.ALL], resultPath: '$.revertError' });
-    cancel.next(outcome('RingCanceled', 'RingCanceled', 'CANCELED'));
-    const kept = outcome('RingKeeps', 'RingKeepsItsRelease', 'KEPT');
-    latest.next(new sfn.Choice(this, `RingRunsCandidate${i}`, { stateName: `${c.name}: RingRunsCandidate` })
-      .when(sfn.Condition.and(
-        sfn.Condition.isPresent('$.latest.deployments[0]'),
-        sfn.Condition.stringEqualsJsonPath('$.latest.deployments[0].DeploymentName', '$.candidateName'),
-        sfn.Condition.stringEquals('$.latest.deployments[0].DeploymentStatus', 'ACTIVE'),
-      ), cancel)
-      .otherwise(kept));
-
-    const revertEach = new sfn.Map(this, `RevertRings${i}`, {
-      stateName: `${c.name}: RevertRings`,
-      comment: 'Each ring\'s outcome, in ring order: REVERTED, CANCELED (the candidate, with nothing to go back to), KEPT or REVERT_FAILED',
-      itemsPath: `$.rings.${ck}`,
-      // FleetRollout names a ring's deployment {runId}-{deviceClass}.
-      itemSelector: { 'runId.$': '$.runId', 'ring.$': '$$.Map.Item.Value', 'candidateName.$': `States.Format('{}-${c.name}', $.runId)` },
-      resultPath: '$.reverted',
-    });
-    revertEach.itemProcessor(new sfn.Choice(this, `RingHasLastGood${i}`, { stateName: `${c.name}: RingHasLastGood` })
-      .when(sfn.Condition.booleanEquals('$.ring.hasLastGood', true), revertRing)
-      .otherwise(latest));
-    const rings = { 'rings.$': `$.rings.${ck}`, 'ringOutcomes.$': '$.reverted', 'deviceClass': c.name };
-    const summary = new sfn.Pass(this, `RevertSummary${i}`, {
-      stateName: `${c.name}: RevertSummary`,
-      parameters: { 'failed.$': 'States.ArrayContains($.reverted, \'REVERT_FAILED\')', 'reverted.$': 'States.ArrayContains($.reverted, \'REVERTED\')' },
-      resultPath: '$.revertSummary',
-    });
-    revertEach.next(summary).next(new sfn.Choice(this, `RevertOutcome${i}`, { stateName: `${c.name}: RevertOutcome` })
-      .when(sfn.Condition.booleanEquals('$.revertSummary.failed', true), fail(`RevertFailed${i}`, EdgeModelPipelineError.REVERT_FAILED, 'REVERT_FAILED', '$.failure', rings))
-      .when(sfn.Condition.booleanEquals('$.revertSummary.reverted', true), fail(`Reverted${i}`, EdgeModelPipelineError.ROLLOUT_REVERTED, 'ROLLOUT_REVERTED', '$.failure', rings))
-      .otherwise(fail(`Canceled${i}`, EdgeModelPipelineError.ROLLOUT_CANCELED, 'ROLLOUT_CANCELED', '$.failure', rings)));
-    return revertEach;
+  private warnAboutHistory(worst: { events: number; name: string; rings: number }): void {
+    if (worst.events <= HISTORY_EVENTS_FOR_RINGS) return;
+    Annotations.of(this).addWarningV2('cdk-edge-model-pipeline:history-limit', `deviceClasses: the ${worst.rings} rings of ${worst.name}, each polling until its time budget, can write ${worst.events} history events in its rollout execution; Step Functions keeps 25,000 and fails an execution past them, its rings half rolled out. Use fewer rings for the class (split it into classes), or faster rollout rates so rings settle sooner.`);
   }
 
   /**

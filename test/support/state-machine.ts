@@ -14,6 +14,8 @@ type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 /** The account and role each definition from {@link definitionsOf} runs with. */
 const ACCESS = new WeakMap<object, { account: Account; role: string; arn: string }>();
+/** Each definition from {@link definitionsOf} by its state machine's ARN: what a `startExecution.sync:2` Task of a sibling starts. */
+const BY_ARN = new WeakMap<object, Map<string, Json>>();
 
 /**
  * The ASL definitions of every state machine in `stack`, tokens resolved to test values.
@@ -26,13 +28,40 @@ export function definitionsOf(stack: Stack, edit?: (template: CfnTemplate) => vo
   edit?.(template);
   const account = Account.of(template);
   const out: Record<string, Json> = {};
+  const byArn = new Map<string, Json>();
   for (const [id, resource] of Object.entries(template.Resources)) {
     if (resource.Type !== 'AWS::StepFunctions::StateMachine') continue;
     const definition = JSON.parse(resolve(resource.Properties!.DefinitionString, template.Resources) as string) as Json;
     ACCESS.set(definition as object, { account, role: resolve(resource.Properties!.RoleArn, template.Resources) as string, arn: arnOf(id, resource.Type) });
+    BY_ARN.set(definition as object, byArn);
+    byArn.set(arnOf(id, resource.Type), definition);
     out[id] = definition;
   }
   return out;
+}
+
+/**
+ * The definition a Task state starts and waits for (`states:startExecution.sync:2`), when it is
+ * a state machine of the same template as `definition`.
+ */
+function childDefinition(definition: Json, state: Record<string, unknown>): Json | undefined {
+  if (!/^arn:[^:]+:states:::states:startExecution\.sync:2$/.test(String(state.Resource))) return undefined;
+  const arn = (state.Parameters as { StateMachineArn?: unknown } | undefined)?.StateMachineArn;
+  return typeof arn === 'string' ? BY_ARN.get(definition as object)?.get(arn) : undefined;
+}
+
+/**
+ * The definitions in `stack` no other one starts: a pipeline's own state machine, not the
+ * class rollouts it starts (see {@link runDefinition}, which runs those as child executions).
+ */
+export function rootDefinitionsOf(stack: Stack, edit?: (template: CfnTemplate) => void): Record<string, Json> {
+  const all = definitionsOf(stack, edit);
+  const started = new Set<Json>();
+  for (const d of Object.values(all)) for (const state of Object.values(ownTaskStates(d))) {
+    const child = childDefinition(d, state);
+    if (child) started.add(child);
+  }
+  return Object.fromEntries(Object.entries(all).filter(([, d]) => !started.has(d)));
 }
 
 /** The test account a definition from {@link definitionsOf} runs in: every call it makes is authorized there. */
@@ -40,20 +69,37 @@ export function accountOf(definition: Json): Account | undefined {
   return ACCESS.get(definition as object)?.account;
 }
 
-/** The one state machine definition in `stack`. */
+/**
+ * The one state machine definition in `stack` that no other one starts (the state machines it
+ * starts run as its child executions in {@link runDefinition}).
+ */
 export function definitionOf(stack: Stack, edit?: (template: CfnTemplate) => void): Json {
-  const all = Object.values(definitionsOf(stack, edit));
+  const all = Object.values(rootDefinitionsOf(stack, edit));
   if (all.length !== 1) throw new Error(`expected one state machine, found ${all.length}`);
   return all[0];
 }
 
-/** Names of every Task state in a definition, Map and Parallel bodies included. */
+/** Names of every Task state in a definition, Map and Parallel bodies and the state machines it starts included. */
 export function taskStateNames(definition: Json): string[] {
   return Object.keys(taskStates(definition));
 }
 
-/** Every Task state of a definition by name, Map and Parallel bodies included. */
+/**
+ * Every Task state of a definition by name, Map and Parallel bodies included, and those of the
+ * state machines it starts and waits for (their states answer to the same handlers).
+ */
 export function taskStates(definition: Json): Record<string, Record<string, unknown>> {
+  const own = ownTaskStates(definition);
+  const out = { ...own };
+  for (const state of Object.values(own)) {
+    const child = childDefinition(definition, state);
+    if (child) Object.assign(out, taskStates(child));
+  }
+  return out;
+}
+
+/** The Task states of one definition, Map and Parallel bodies included. */
+function ownTaskStates(definition: Json): Record<string, Record<string, unknown>> {
   const names: Record<string, Record<string, unknown>> = {};
   const walk = (states: Record<string, Record<string, unknown>>) => {
     for (const [name, state] of Object.entries(states)) {
@@ -107,24 +153,46 @@ export interface RunResult {
    * execution's start and end.
    */
   readonly historyEvents: number;
-  /** Every call the Task states made, as the account authorized them (empty for a definition not from a stack). */
+  /** Every call the Task states made, as the account authorized them (empty for a definition not from a stack); a child execution's included. */
   readonly calls: Decision[];
+  /**
+   * The child executions the run started (`startExecution.sync:2`), in order. Each is an
+   * execution of its own: its transitions and history events are its own, not counted above;
+   * its entered states are in `entered`, after the Task that started it, and its retries in `retried`.
+   */
+  readonly children: RunResult[];
+  /** `$$.Execution.Id` of the run. */
+  readonly executionArn: string;
 }
 
 let executions = 0;
 /** `$$.Execution` as Step Functions gives it: every run is an execution of its own (the local executor names none). */
-function executionContext(): Record<string, string> {
+function executionContext(stateMachineArn = `arn:${TEST_ENV.partition}:states:${TEST_ENV.region}:${TEST_ENV.account}:stateMachine:test`): Record<string, string> {
   const name = `run-${++executions}`;
-  return { Id: `arn:${TEST_ENV.partition}:states:${TEST_ENV.region}:${TEST_ENV.account}:execution:test:${name}`, Name: name };
+  return { Id: `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`, Name: name };
 }
 
 /**
- * Runs a synthesized definition with aws-local-stepfunctions: every Task is
- * answered by the test's handler, every Wait is instant.
+ * Runs a synthesized definition with aws-local-stepfunctions: every Task is answered by the
+ * test's handler, every Wait is instant. A Task that starts another state machine of the same
+ * template and waits for it (`startExecution.sync:2`) runs that one as a child execution with
+ * the same handlers, unless the test gives the Task a handler of its own.
  */
 export async function runDefinition(definition: Json, input: Json, options: RunOptions): Promise<RunResult> {
-  const tasks = taskStateNames(definition);
-  const missing = tasks.filter((t) => !options.handlers[t]);
+  const result = await runExecution(definition, input, options);
+  const denied = result.calls.filter((c) => !c.allowed);
+  if (denied.length) throw new Error(`AWS would refuse ${denied.length} call(s) of this run:\n  ${denied.map((d) => new AccessDeniedInTest(d).message).join('\n  ')}`);
+  return result;
+}
+
+/** One execution and its child executions; every call recorded, none refused yet. */
+async function runExecution(definition: Json, input: Json, options: RunOptions): Promise<RunResult> {
+  const own = ownTaskStates(definition);
+  const children = Object.fromEntries(Object.entries(own).flatMap(([name, state]) => {
+    const child = childDefinition(definition, state);
+    return child ? [[name, child] as const] : [];
+  }));
+  const missing = taskStateNames(definition).filter((t) => !options.handlers[t] && !children[t]);
   if (missing.length) throw new Error(`no test handler for Task state(s) ${missing.join(', ')}: they would call AWS`);
   const waits: Record<string, number> = {};
   const retries: Record<string, number> = {};
@@ -143,30 +211,44 @@ export async function runDefinition(definition: Json, input: Json, options: RunO
   // Every Task's own call is authorized against the synthesized policies before its handler
   // answers; a denied call fails the test even when a Catch would have hidden it.
   const access = ACCESS.get(definition as object);
-  const states = taskStates(definition);
   const calls: Decision[] = [];
+  /** The child executions each Task state ran, in order. */
+  const childRuns: Record<string, RunResult[]> = {};
+  const given: Record<string, TaskHandler> = { ...options.handlers };
+  for (const [name, child] of Object.entries(children)) {
+    given[name] ??= async (taskInput) => {
+      const params = taskInput as { StateMachineArn: string; Input: Json };
+      const run = await runExecution(child, params.Input, options);
+      (childRuns[name] ??= []).push(run);
+      calls.push(...run.calls);
+      const described = { ExecutionArn: run.executionArn, StateMachineArn: params.StateMachineArn, Status: run.status, Input: JSON.stringify(params.Input) };
+      if (run.status === 'FAILED') throw Object.assign(new Error(JSON.stringify({ ...described, Error: run.error, Cause: run.cause })), { name: 'States.TaskFailed' });
+      return { ...described, Output: run.output ?? null };
+    };
+  }
   const handlers: Record<string, TaskHandler> = {};
-  for (const [name, fn] of Object.entries(options.handlers)) {
+  for (const [name, fn] of Object.entries(given)) {
     handlers[name] = async (taskInput: Json) => {
-      if (access && states[name]) {
-        for (const call of taskCalls(name, states[name].Resource as string, taskInput as Record<string, unknown>, access.role)) {
+      if (access && own[name]) {
+        for (const call of taskCalls(name, own[name].Resource as string, taskInput as Record<string, unknown>, access.role)) {
           const decision = await access.account.authorize(call);
           calls.push(decision);
           if (!decision.allowed) throw new AccessDeniedInTest(decision);
         }
       }
       // A Lambda Task's code runs as its function: every SDK call it makes is authorized too.
-      const fnArn = access && states[name] ? invokedFunction(states[name].Resource as string, taskInput as Record<string, unknown>) : undefined;
+      const fnArn = access && own[name] ? invokedFunction(own[name].Resource as string, taskInput as Record<string, unknown>) : undefined;
       const result = fnArn ? await invokeAs({ account: access!.account, fn: access!.account.lambdaFunction(fnArn), stateMachineArn: access!.arn, decisions: calls }, () => fn(taskInput)) : await fn(taskInput);
-      if (access && states[name]) {
-        for (const call of serviceCallsAfter(name, states[name].Resource as string, taskInput as Record<string, unknown>)) calls.push(await access.account.authorize(call));
+      if (access && own[name]) {
+        for (const call of serviceCallsAfter(name, own[name].Resource as string, taskInput as Record<string, unknown>, access.role)) calls.push(await access.account.authorize(call));
       }
       return result;
     };
   }
+  const context = { Execution: executionContext(access?.arn), ...options.context };
   const execution = machine.run(input as never, {
     overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: waits, retryIntervalOverrides: retries },
-    context: { Execution: executionContext(), ...options.context } as never,
+    context: context as never,
   });
   const entered = () => execution.eventLogs;
   let status: RunResult['status'] = 'SUCCEEDED';
@@ -187,9 +269,13 @@ export async function runDefinition(definition: Json, input: Json, options: RunO
   const types = stateTypes(definition);
   let transitions = 0;
   let historyEvents = 2;
+  const started = Object.fromEntries(Object.entries(childRuns).map(([name, runs]) => [name, [...runs]]));
   for await (const event of entered()) {
     if (event.type === 'StateEntered') {
       names.push(event.state.name);
+      // A child execution's states, where it ran.
+      const child = started[event.state.name]?.shift();
+      if (child) names.push(...child.entered);
       transitions++;
       const type = types[event.state.name];
       historyEvents += type === 'Task' ? 5 : type === 'Map' || type === 'Parallel' ? 4 : 2;
@@ -201,9 +287,9 @@ export async function runDefinition(definition: Json, input: Json, options: RunO
     }
     if (event.type === 'MapIterationStarted' || event.type === 'ParallelBranchStarted') historyEvents += 2;
   }
-  const denied = calls.filter((c) => !c.allowed);
-  if (denied.length) throw new Error(`AWS would refuse ${denied.length} call(s) of this run:\n  ${denied.map((d) => new AccessDeniedInTest(d).message).join('\n  ')}`);
-  return { status, output, error, cause, entered: names, retried, transitions, historyEvents, calls };
+  const all = Object.values(childRuns).flat();
+  retried.push(...all.flatMap((r) => r.retried));
+  return { status, output, error, cause, entered: names, retried, transitions, historyEvents, calls, children: all, executionArn: context.Execution.Id };
 }
 
 /** The type of every state of a definition, nested ones included, by name. */

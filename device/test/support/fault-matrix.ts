@@ -93,14 +93,14 @@ export function scenariosOf(shape: PipelineShape): Scenario[] {
       name: `${c.rings.at(-1)!} aborts and putting ${c.name} back keeps failing`,
       ends: 'REVERT_FAILED',
       before: firstRelease,
-      setup: (w) => { w.faults = { [`${c.name}: RevertRing`]: never }; },
+      setup: (w) => { w.faults = { RevertRing: never }; },
       run: (w) => w.run('model-v4', { [c.rings.at(-1)!]: abort }),
     })),
     // The ring's own cancel fails: the class's revert finds its deployment and cancels it.
     ...shape.classes.map((c): Scenario => ({
       name: `${c.rings.at(-1)!} aborts in the first release and canceling it there keeps failing`,
       ends: 'ROLLOUT_CANCELED',
-      setup: (w) => { w.faults = { [`${c.name} ring: CancelDeployment`]: never }; },
+      setup: (w) => { w.faults = { 'ring: CancelDeployment': never }; },
       run: (w) => w.run('model-v3', { [c.rings.at(-1)!]: abort }),
     })),
     {

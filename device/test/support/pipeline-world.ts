@@ -153,8 +153,9 @@ export class PipelineWorld {
       ...this.ringHandlers(),
       ...this.pipelineHandlers(),
     };
+    const states = taskStateNames(this.definition);
     for (const [state, fault] of Object.entries(this.faults)) {
-      if (!handlers[state]) throw new Error(`no Task state ${state} to inject a fault into`);
+      if (!states.includes(state)) throw new Error(`no Task state ${state} to inject a fault into`);
       handlers[state] = () => {
         throw fault();
       };
@@ -211,45 +212,42 @@ export class PipelineWorld {
       },
     };
     const groupOf = (input: Json) => this.rings.find((g) => (input as { TargetArn: string }).TargetArn.endsWith(`/${g}`))!;
-    this.shape.classes.map((c) => c.name).forEach((c) => {
-      handlers[`${c}: PrepareRings`] = ringLedger;
-      handlers[`${c}: RecordRings`] = ringLedger;
-      // The class-level revert deploys to the ring's group: the ring's fake fleet answers it.
-      handlers[`${c}: RevertRing`] = (input) => {
-        this.ringReverts.push(input as Record<string, unknown>);
-        const group = groupOf(input);
-        return this.fleets[group].handlers()[`${group}: RevertDeployment`](input);
-      };
-      handlers[`${c}: FindRingDeployment`] = (input) => this.fleets[groupOf(input)].listLatest(input as Record<string, unknown>);
-      handlers[`${c}: CancelRingDeployment`] = (input) => this.fleets[(input as { DeploymentId: string }).DeploymentId.split('_d')[0]].cancel(input as Record<string, unknown>);
-    });
+    // The class rollouts' own states (one state machine for every class: each call names its class or ring).
+    handlers.PrepareRings = ringLedger;
+    handlers.RecordRings = ringLedger;
+    // The class-level revert deploys to the ring's group: the ring's fake fleet answers it.
+    handlers.RevertRing = (input) => {
+      this.ringReverts.push(input as Record<string, unknown>);
+      const group = groupOf(input);
+      return this.fleets[group].handlers()[`${group}: RevertDeployment`](input);
+    };
+    handlers.FindRingDeployment = (input) => this.fleets[groupOf(input)].listLatest(input as Record<string, unknown>);
+    handlers.CancelRingDeployment = (input) => this.fleets[(input as { DeploymentId: string }).DeploymentId.split('_d')[0]].cancel(input as Record<string, unknown>);
     return handlers;
   }
 
   /**
-   * The states of each class's ring rollout (one copy, `{class} ring: …`, for every ring): each
+   * The states of the ring rollout (one copy, `ring: …`, for every ring of every class): each
    * call is answered by the fake fleet of the ring it is for, found from what the call names
    * (its group, target, deployment or job).
    */
   private ringHandlers(): Record<string, TaskHandler> {
+    const ringOf = (input: Json): string => {
+      const call = input as { group?: string; TargetArn?: string; DeploymentId?: string; JobId?: string };
+      const deployment = call.DeploymentId ?? call.JobId?.replace(/^job-/, '');
+      const g = this.rings.find((r) => call.group === r || call.TargetArn?.endsWith(`/${r}`) || (deployment !== undefined && new RegExp(`^${r}_d\\d+$`).test(deployment)));
+      // The verdict names no group: it reads only the counts it is given.
+      if (!g && (input as { op?: string }).op === 'verdict') return this.rings[0];
+      if (!g) throw new Error(`no ring for ${JSON.stringify(input)}`);
+      return g;
+    };
+    const first = this.rings[0];
     const handlers: Record<string, TaskHandler> = {};
-    for (const c of this.shape.classes) {
-      const ringOf = (input: Json): string => {
-        const call = input as { group?: string; TargetArn?: string; DeploymentId?: string; JobId?: string };
-        const deployment = call.DeploymentId ?? call.JobId?.replace(/^job-/, '');
-        const g = c.rings.find((r) => call.group === r || call.TargetArn?.endsWith(`/${r}`) || (deployment !== undefined && new RegExp(`^${r}_d\\d+$`).test(deployment)));
-        // The verdict names no group: it reads only the counts it is given.
-        if (!g && (input as { op?: string }).op === 'verdict') return c.rings[0];
-        if (!g) throw new Error(`no ring of ${c.name} for ${JSON.stringify(input)}`);
-        return g;
+    for (const op of Object.keys(this.fleets[first].handlers()).map((k) => k.slice(`${first}: `.length))) {
+      handlers[`ring: ${op}`] = (input) => {
+        const g = ringOf(input);
+        return this.fleets[g].handlers()[`${g}: ${op}`](input);
       };
-      const first = c.rings[0];
-      for (const op of Object.keys(this.fleets[first].handlers()).map((k) => k.slice(`${first}: `.length))) {
-        handlers[`${c.name} ring: ${op}`] = (input) => {
-          const g = ringOf(input);
-          return this.fleets[g].handlers()[`${g}: ${op}`](input);
-        };
-      }
     }
     return handlers;
   }

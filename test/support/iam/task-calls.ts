@@ -74,11 +74,12 @@ export function taskCalls(stateName: string, resource: string, params: Params, p
     if (!mapping) throw new Error(`${by}: no IAM mapping for aws-sdk:${sdk[1]}:${sdk[2]}: add it to test/support/iam/task-calls.ts`);
     return withPrincipal(mapping(params));
   }
-  const optimized = /^arn:[^:]+:states:::([a-z]+):([a-zA-Z]+)(\.[a-zA-Z]+)?$/.exec(resource);
+  const optimized = /^arn:[^:]+:states:::([a-z]+):([a-zA-Z]+)(\.[a-zA-Z]+(:[0-9]+)?)?$/.exec(resource);
   if (optimized) {
     const [, service, api] = optimized;
     if (service === 'sns' && api === 'publish') return withPrincipal([{ action: 'sns:Publish', resource: str(params, 'TopicArn') }]);
     if (service === 'lambda' && api === 'invoke') return withPrincipal([{ action: 'lambda:InvokeFunction', resource: str(params, 'FunctionName') }]);
+    if (service === 'states' && api === 'startExecution') return withPrincipal([{ action: 'states:StartExecution', resource: str(params, 'StateMachineArn') }]);
   }
   throw new Error(`${by}: no IAM mapping for ${resource}: add it to test/support/iam/task-calls.ts`);
 }
@@ -88,7 +89,8 @@ export function taskCalls(stateName: string, resource: string, params: Params, p
  * assumes the compilation role, reads the model, writes the compiled artifact, its log stream
  * and metrics.
  */
-export function serviceCallsAfter(stateName: string, resource: string, params: Params): Call[] {
+export function serviceCallsAfter(stateName: string, resource: string, params: Params, principal = ''): Call[] {
+  if (/^arn:[^:]+:states:::states:startExecution\.sync(:2)?$/.test(resource)) return childExecutionCalls(stateName, str(params, 'StateMachineArn'), principal);
   if (!/:aws-sdk:sagemaker:createCompilationJob$/.test(resource)) return [];
   const by = `SageMaker Neo, for state ${stateName}`;
   const job = compilationJob(str(params, 'CompilationJobName'));
@@ -109,4 +111,19 @@ export function serviceCallsAfter(stateName: string, resource: string, params: P
     { principal: role, action: 'cloudwatch:PutMetricData', resource: '*', by },
   );
   return calls;
+}
+
+/**
+ * How Step Functions waits for a child execution (`.sync`), with the parent's role: it describes
+ * the execution (and stops it if the parent stops), and keeps the EventBridge rule it listens on.
+ */
+function childExecutionCalls(stateName: string, stateMachineArn: string, principal: string): Call[] {
+  const by = `Step Functions, waiting for the child execution of state ${stateName}`;
+  const execution = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:some-execution`;
+  const rule = `arn:${P}:events:${R}:${A}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule`;
+  return [
+    { principal, action: 'states:DescribeExecution', resource: execution, by },
+    { principal, action: 'states:StopExecution', resource: execution, by },
+    ...['events:PutTargets', 'events:PutRule', 'events:DescribeRule'].map((action) => ({ principal, action, resource: rule, by })),
+  ];
 }
