@@ -123,12 +123,14 @@ async function benchFleetSize(): Promise<void> {
   const { HISTORY_LIMIT, historyModel, predictHistory } = await import('./history');
   const shapes = parseShapes(process.env.BENCH_SHAPES);
   const model = await historyModel();
-  console.log(`history of one execution, slowest run that still releases (every ring settling at its last poll of 6 h at 1-minute polls): ${model.base} events for 1 class x 1 ring, ${model.perClass} more per class, ${model.perRing} more per ring; 2 x 2 measured ${model.check.measured}, predicted ${model.check.predicted} (limit ${HISTORY_LIMIT})`);
+  const { measured, predicted } = model.check;
+  console.log(`history of one execution, slowest run that still releases (every ring settling at its last poll of 6 h at 1-minute polls): the pipeline's ${model.base} events for 1 class, ${model.perClass} more per class; a class rollout's ${model.classBase} for 1 ring, ${model.perRing} more per ring; 2 x 2 measured ${measured.run} / ${measured.classRollout}, predicted ${predicted.run} / ${predicted.classRollout} (limit ${HISTORY_LIMIT} for each execution)`);
   const history = new Map(shapes.map((sh) => [`${sh.classes} x ${sh.rings}`, predictHistory(model, sh)]));
   for (const line of sizeTable(shapes)) {
     const key = line.split(' | ')[0];
     const h = history.get(key);
-    console.log(h === undefined ? `${line} | worst-case history events` : `${line} | ${h}${h > HISTORY_LIMIT ? ` (over ${HISTORY_LIMIT})` : ''}`);
+    const worst = h && Math.max(h.run, h.classRollout);
+    console.log(h === undefined || worst === undefined ? `${line} | worst-case history events (run / class rollout)` : `${line} | ${h.run} / ${h.classRollout}${worst > HISTORY_LIMIT ? ` (over ${HISTORY_LIMIT})` : ''}`);
   }
 }
 

@@ -35,7 +35,7 @@ test('the mixed fleet has a canary and two rings per class, an approval step, al
   const states = [...taskStateNames(definitionOf(stack)), ...Object.keys((definitionOf(stack) as { States: Record<string, unknown> }).States)];
   expect(states).toEqual(expect.arrayContaining(['RequestApproval', 'NotifyRunStarted', 'NotifyReleased', 'NotifyRunFailed', 'Rollout stage']));
   const rollout = ((definitionOf(stack) as { States: Record<string, { Branches?: { States: Record<string, unknown> }[] }> }).States['Rollout stage'].Branches![0].States);
-  expect(Object.keys(rollout)).toEqual(expect.arrayContaining(['jetson-nano: Rings', 'rasp4b: Rings', 'x86-gateway: Rings']));
+  expect(Object.keys(rollout)).toEqual(expect.arrayContaining(['jetson-nano: RollOut', 'rasp4b: RollOut', 'x86-gateway: RollOut']));
 });
 
 test('the Model Registry example starts runs from approved packages of its group only', () => {

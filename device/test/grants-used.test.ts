@@ -27,16 +27,17 @@ const ACKNOWLEDGED: { role: RegExp; action: string; reason: string }[] = [
   ...['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'].map((action) => ({
     role: /TokenExchangeRole/, action, reason: 'the Greengrass log manager (aws.greengrass.LogManager) uploads device logs under /aws/greengrass/ with the token exchange role once a user deploys it; the Greengrass developer guide\'s token exchange policy grants these',
   })),
-  ...['iot:DescribeThing', 'iot:GetThingShadow', 'iot:UpdateThingShadow', 'iot:DeleteThingShadow', 'iot:UpdateJob'].map((action) => ({ role: /^PipelineStateMachineRole/, action, reason: DEPENDENT })),
+  // The pipeline's role deploys to the canaries, the class rollout's to the rings.
+  ...['iot:DescribeThing', 'iot:GetThingShadow', 'iot:UpdateThingShadow', 'iot:DeleteThingShadow', 'iot:UpdateJob', 'iot:DescribeJob'].map((action) => ({ role: /^Pipeline(ClassRollout)?StateMachineRole/, action, reason: DEPENDENT })),
   ...['s3:ListBucket', 's3:AbortMultipartUpload', 'logs:CreateLogGroup', 'logs:DescribeLogStreams'].map((action) => ({
     role: /^PipelineCompileCompilationRole/, action, reason: 'the CreateCompilationJob role requirements (SageMaker developer guide) list it; SageMaker may list the input, upload output in parts and create its log group on first use',
   })),
   { role: /^Pipeline(CompilePreflight|PublishPackager)Role/, action: 's3:ListBucket', reason: 'used only when the object is missing: S3 answers a missing key with 403 without it, and the handler lists to tell missing from forbidden (test/lambda/package-artifact, compile-preflight)' },
   { role: /^PipelinePublishPackagerRole/, action: 's3:GetObject', reason: 'models/: ONNX variants are packaged straight from the model (the ONNX Runtime pipeline); a mixed fleet has none' },
   { role: /^PipelineStateMachineRole/, action: 'sagemaker:StopCompilationJob', reason: 'used when a compile fails or passes its budget (test/compile/compile-runs.test.ts runs that with this harness)' },
-  ...['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets'].map((action) => ({ role: /^PipelineStateMachineRole/, action, reason: 'Step Functions sends the X-Ray traces of a traced state machine with its role (the local executor does not trace)' })),
+  ...['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets'].map((action) => ({ role: /^Pipeline(ClassRollout)?StateMachineRole/, action, reason: 'Step Functions sends the X-Ray traces of a traced state machine with its role (the local executor does not trace)' })),
   ...['logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery', 'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups'].map((action) => ({
-    role: /^PipelineStateMachineRole/, action, reason: 'the Step Functions developer guide requires these on the role of a state machine that logs to CloudWatch Logs (vended log delivery, set up at deployment)',
+    role: /^Pipeline(ClassRollout)?StateMachineRole/, action, reason: 'the Step Functions developer guide requires these on the role of a state machine that logs to CloudWatch Logs (vended log delivery, set up at deployment)',
   })),
 ];
 

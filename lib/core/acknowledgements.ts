@@ -44,6 +44,10 @@ export const ACKNOWLEDGEMENTS = {
     rules: ['AwsSolutions-IAM5'],
     reason: 'The Step Functions Lambda integration is granted the function and its versions (function ARN with :*); nothing else.',
   },
+  CHILD_EXECUTIONS: {
+    rules: ['AwsSolutions-IAM5'],
+    reason: 'A pipeline waits for the class rollout executions it starts: Step Functions describes and, when the run stops, stops them, and their names are made per execution, so the grant names the class-rollout state machine\'s executions (execution:{stateMachineName}*); nothing else.',
+  },
   STATE_MACHINE_WILDCARDS: {
     rules: ['AwsSolutions-IAM5'],
     reason: 'The state machine role has "*" only for CloudWatch Logs vended-log delivery (logs:CreateLogDelivery and related) and X-Ray (xray:PutTraceSegments and related), which take no resource ARN, and, with a FleetRollout, for greengrass:CreateDeployment as in AWS\'s own Greengrass deployment policies (the IoT job and thing-group actions it depends on are scoped to the fleet), and, in a pipeline, for greengrass:ListDeployments, which a class-level revert calls to find a first release\'s deployment (the v2 API takes no resource ARN).',

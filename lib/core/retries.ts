@@ -25,6 +25,9 @@ export const TRANSIENT_ERRORS: Record<string, string[]> = {
   // retried (a notification is worth a few seconds; nothing else waits on it).
   'sns:Publish': ['States.TaskFailed'],
   // Step Functions' documented errors of a Lambda invocation that are worth another try.
+  // A start refused for a moment (too many open executions, KMS throttled): nothing started yet, so
+  // another try starts the one execution. A child execution that fails is States.TaskFailed, never retried.
+  'states:StartExecution': ['StepFunctions.ExecutionLimitExceededException', 'StepFunctions.KmsThrottlingException'],
   'lambda:Invoke': ['Lambda.ClientExecutionTimeoutException', 'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'],
 };
 

@@ -671,7 +671,15 @@ export class EdgeModelPipeline extends Construct {
     this.ledger.grantWrite(ledger.role);
     acknowledge(Stack.of(this), 'LAMBDA_INVOKE_VERSIONS', [nagResource(this, `${ledger.function.functionArn}:*`)]);
     // Scoped to every ring of the pipeline: one statement for all rings stays one as classes grow.
-    return new ClassRollout(this, 'ClassRollout', { ledger, fleets: this.allRings, timeout });
+    const classRollout = new ClassRollout(this, 'ClassRollout', { ledger, fleets: this.allRings, timeout });
+    // The grant StepFunctionsStartExecution makes to wait for the executions it starts.
+    const stack = Stack.of(this);
+    const executions = stack.formatArn({
+      service: 'states', resource: 'execution', arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      resourceName: `${stack.splitArn(classRollout.stateMachine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName}*`,
+    });
+    acknowledge(stack, 'CHILD_EXECUTIONS', [nagResource(this, executions)]);
+    return classRollout;
   }
 
   /**
@@ -715,6 +723,7 @@ export class EdgeModelPipeline extends Construct {
         resultSelector: { 'Output.$': '$.Output', 'ExecutionArn.$': '$.ExecutionArn' },
         resultPath: '$.classRollout',
       });
+      retryTransient(start, 'states:StartExecution');
       const released = new sfn.Pass(this, `Released${i}`, { stateName: `${c.name}: Released`, inputPath: `${ended}.rings`, resultPath: `$.ringResults.${ck(c)}` });
       const outcome = (value: ClassRolloutOutcome) => sfn.Condition.stringEquals(`${ended}.outcome`, value);
       serve.next(start).next(new sfn.Choice(this, `RolloutOutcome${i}`, { stateName: `${c.name}: RolloutOutcome` })

@@ -52,6 +52,13 @@ function errorsOf(state: TaskState): { raised?: Set<string>; prefix?: string; tr
     // The optimized SNS integration documents no error names: States.TaskFailed covers every failure.
     return { raised: new Set(), prefix: 'SNS', transient: ['States.TaskFailed'] };
   }
+  if (/^arn:[^:]+:states:::states:startExecution(\.sync(:2)?)?$/.test(state.Resource)) {
+    // The optimized integration raises StartExecution's errors as StepFunctions.{Error}Exception; a
+    // child execution that fails arrives as States.TaskFailed.
+    const shapes = operationErrors('stepfunctions', 'StartExecution');
+    const name = (shape: string) => `StepFunctions.${shape.endsWith('Exception') ? shape : `${shape}Exception`}`;
+    return { raised: new Set(shapes.map(name)), prefix: 'StepFunctions', transient: shapes.filter((s) => TRANSIENT_SHAPE.test(s)).map(name) };
+  }
   throw new Error(`no error names known for ${state.Resource}: add the integration to this test`);
 }
 

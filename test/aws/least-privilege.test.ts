@@ -16,7 +16,8 @@ function world(Example: typeof MixedFleetPipelineStack) {
   return {
     account,
     object: (key: string) => `arn:${P}:s3:::${bucket}/${key}`,
-    stateMachine: `arn:${P}:states:${R}:${A}:stateMachine:${id('AWS::StepFunctions::StateMachine')}`,
+    // The pipeline's own state machine (not the class rollout it starts).
+    stateMachine: `arn:${P}:states:${R}:${A}:stateMachine:${Object.keys(template.Resources).find((k) => template.Resources[k].Type === 'AWS::StepFunctions::StateMachine' && k.startsWith('PipelineStateMachine'))!}`,
     topic: `arn:${P}:sns:${R}:${A}:${id('AWS::SNS::Topic')}`,
   };
 }

@@ -206,9 +206,9 @@ describe('EdgeModelPipeline resources', () => {
 });
 
 describe('EdgeModelPipeline and one execution\'s history', () => {
-  const warnings = (stack: Stack) => Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('history events in one execution'));
+  const warnings = (stack: Stack) => Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('history events in its rollout execution'));
 
-  test('rings that could together write more history than one execution keeps are warned about at synth, with the numbers and the fix', () => {
+  test('a class whose rings could together write more history than one execution keeps is warned about at synth, with the numbers and the fix', () => {
     const s = setup(({ fleet, store }) => {
       const canary = fleet('rasp4b', 'pi-canary');
       return {
@@ -226,7 +226,23 @@ describe('EdgeModelPipeline and one execution\'s history', () => {
     const found = warnings(s.stack);
     expect(found).toHaveLength(1);
     // 8 rings x (9 events a poll x 360 polls in 6 hours + 41).
-    expect(JSON.stringify(found[0].entry.data)).toContain('8 rings, each polling until its time budget, can write 26248 history events in one execution');
+    expect(JSON.stringify(found[0].entry.data)).toContain('the 8 rings of rasp4b, each polling until its time budget, can write 26248 history events in its rollout execution');
+  });
+
+  test('as many rings spread over classes are not: each class rolls out in an execution of its own', () => {
+    const s = setup(({ fleet, store }) => ({
+      deviceClasses: Array.from({ length: 4 }, (_, c) => ({
+        name: `pi${c}`, platform: { os: ComponentOs.LINUX, architecture: ComponentArchitecture.AARCH64 },
+        canary: fleet(`pi${c}`, `pi${c}-canary`),
+        rings: Array.from({ length: 2 }, (_r, r) => fleet(`pi${c}`, `pi${c}-ring${r}`)),
+        datasetPath: '/opt/data/dataset.json',
+      })),
+      store,
+    }));
+    s.pipeline();
+    expect(warnings(s.stack)).toHaveLength(0);
+    // The pipeline's state machine and the class-rollout one, whatever the number of classes.
+    Template.fromStack(s.stack).resourceCountIs('AWS::StepFunctions::StateMachine', 2);
   });
 
   test('a class with one ring stays well within it', () => {

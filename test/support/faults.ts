@@ -15,7 +15,7 @@ export interface Fault {
 function servicePrefix(resource: string): string {
   const sdk = /:aws-sdk:([a-z0-9]+):/.exec(resource);
   const service = sdk ? sdk[1] : /^arn:[^:]+:states:::([a-z]+):/.exec(resource)?.[1] ?? 'lambda';
-  return ({ sagemaker: 'SageMaker', greengrassv2: 'GreengrassV2', iot: 'Iot', sns: 'SNS', lambda: 'Lambda' } as Record<string, string>)[service] ?? service;
+  return ({ sagemaker: 'SageMaker', greengrassv2: 'GreengrassV2', iot: 'Iot', sns: 'SNS', lambda: 'Lambda', states: 'StepFunctions' } as Record<string, string>)[service] ?? service;
 }
 
 /** Whether a Task invokes a Lambda function (whose code can crash). */
