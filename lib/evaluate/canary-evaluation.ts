@@ -1,28 +1,15 @@
-import { Duration, Stack } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
+import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { retryTransient } from '../core/retries';
-import { acknowledge, nagResource } from '../core/acknowledgements';
 import { checkIntegerRange, isUnresolved, ProblemCollector } from '../core/errors';
 import { EdgeAgentComponent } from '../device/edge-agent-component';
 import { EdgeFleet } from '../fleet/edge-fleet';
-import { createDeploymentTask, deploymentArns, deploymentClientToken } from '../fleet/deployment';
 import { ReleaseLedger } from '../fleet/release-ledger';
 import { CanaryResults } from './canary-results';
+import { CanaryStates } from './canary-states';
 import { GREENGRASS_ROOT, unarchivedArtifactsDir } from '../core/naming';
 
-/** How a canary's candidate deployments are named (`canary-{runId}-{variant}`), so a later run knows one left behind. */
-const CANDIDATE_DEPLOYMENT = 'canary-';
-
-/** Error names the canary fragment ends with. */
-export enum CanaryEvaluationError {
-  /** Too few canary devices reported before the timeout; the canary group was put back on what it ran before. */
-  TIMED_OUT = 'CanaryTimedOut',
-  /** The canary thing group has no devices. */
-  GROUP_EMPTY = 'CanaryGroupEmpty',
-}
+export { CanaryEvaluationError } from './canary-states';
 
 /** Props for {@link CanaryEvaluation}. */
 export interface CanaryEvaluationProps {
@@ -127,204 +114,26 @@ export class CanaryEvaluation extends sfn.StateMachineFragment {
 
     const key = fleet.deviceClass.replace(/-/g, '_');
     this.outputPath = `$.canary.${key}`;
-    const name = (s: string) => `${props.stateNamePrefix ?? `${fleet.deviceClass} canary: `}${s}`;
-    const control = props.results._control;
-    control.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['iot:ListThingsInThingGroup'], resources: [fleet.thingGroupArn] }));
-
-    const register = control.invoke(this, 'RegisterCanary', {
-      stateName: name('RegisterCanary'),
-      payload: {
-        'op': 'register',
-        'runId.$': '$.runId',
-        'deviceClass': fleet.deviceClass,
-        'variant.$': '$.candidate.variant',
-        'group': fleet.thingGroupName,
-        'quorumPercentage': quorum,
-        'timeoutSeconds': timeoutSeconds,
+    const states = new CanaryStates(this, {
+      target: {
+        deviceClass: fleet.deviceClass,
+        group: fleet.thingGroupName,
+        groupArn: fleet.thingGroupArn,
+        modelComponentName: props.modelComponentName,
+        artifactsDir: unarchivedArtifactsDir(props.modelComponentName, root),
+        datasetPath: props.datasetPath,
+        quorumPercentage: quorum,
       },
-      resultPath: '$.registered',
-    });
-    const configure = new sfn.Pass(this, 'CanaryConfiguration', {
-      stateName: name('CanaryConfiguration'),
-      comment: 'What the edge agent runs on the canary devices',
-      parameters: {
-        'mode': 'benchmark',
-        'runId.$': '$.runId',
-        'variant.$': '$.candidate.variant',
-        'modelPath.$': `States.Format('${unarchivedArtifactsDir(props.modelComponentName, root)}/{}/{}', $.candidate.componentVersion, $.candidate.sha256)`,
-        'datasetPath': props.datasetPath,
-      },
-      resultPath: '$.agentConfiguration',
-    });
-
-    const { deploymentsArn, jobsArn } = deploymentArns(this);
-    const deployment = (state: string, components: { [key: string]: unknown }) => createDeploymentTask(this, state, {
-      stateName: name(state),
+      timeouts: { timeoutSeconds, heartbeatSeconds },
       fleets: [fleet],
-      parameters: {
-        'TargetArn': fleet.thingGroupArn,
-        'DeploymentName.$': `States.Format('${CANDIDATE_DEPLOYMENT}{}-{}', $.runId, $.candidate.variant)`,
-        'ClientToken.$': deploymentClientToken(`{}/{}/${fleet.thingGroupName}`, '$.runId', '$.candidate.variant'),
-        ...components,
-        'DeploymentPolicies': { FailureHandlingPolicy: 'ROLLBACK', ComponentUpdatePolicy: { Action: 'NOTIFY_COMPONENTS', TimeoutInSeconds: 60 } },
-        'IotJobConfiguration': { TimeoutConfig: { InProgressTimeoutInMinutes: Math.max(1, Math.ceil(timeoutSeconds / 60)) } },
-      },
-      resultPath: `$.${state.charAt(0).toLowerCase()}${state.slice(1)}`,
+      results: props.results,
+      agent: props.agent,
+      candidatesPath,
+      stateName: (s: string) => `${props.stateNamePrefix ?? `${fleet.deviceClass} canary: `}${s}`,
+      beforePath: `$.canaryBefore.${key}`,
+      outputPath: this.outputPath,
     });
-    const deploy = deployment('DeployCanary', {
-      Components: {
-        [props.modelComponentName]: { 'ComponentVersion.$': '$.candidate.componentVersion' },
-        [props.agent.componentName]: {
-          ComponentVersion: props.agent.componentVersion,
-          ConfigurationUpdate: { 'Merge.$': 'States.JsonToString($.agentConfiguration)' },
-        },
-      },
-    });
-
-    const wait = new tasks.LambdaInvoke(this, 'WaitForCanaryResults', {
-      stateName: name('WaitForCanaryResults'),
-      comment: 'The collector completes this task when every canary device has reported',
-      lambdaFunction: control.function,
-      integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-      payload: sfn.TaskInput.fromObject({
-        'op': 'attach',
-        'token': sfn.JsonPath.taskToken,
-        'runId.$': '$.runId',
-        'deviceClass': fleet.deviceClass,
-        'variant.$': '$.candidate.variant',
-      }),
-      heartbeatTimeout: sfn.Timeout.duration(Duration.seconds(heartbeatSeconds)),
-      taskTimeout: sfn.Timeout.duration(Duration.seconds(timeoutSeconds)),
-      resultPath: '$.outcome',
-      retryOnServiceExceptions: false,
-    });
-    retryTransient(wait, 'lambda:Invoke');
-    const close = control.invoke(this, 'CloseCanary', {
-      stateName: name('CloseCanary'),
-      comment: 'The timeout passed: go on when the quorum reported',
-      payload: { 'op': 'close', 'runId.$': '$.runId', 'deviceClass': fleet.deviceClass, 'variant.$': '$.candidate.variant' },
-      resultPath: '$.outcome',
-    });
-    const done = new sfn.Pass(this, 'CandidateEvaluated', {
-      stateName: name('CandidateEvaluated'),
-      parameters: {
-        'variant.$': '$.candidate.variant',
-        'componentVersion.$': '$.candidate.componentVersion',
-        'sha256.$': '$.candidate.sha256',
-        'resultsS3Uri.$': '$.outcome.resultsS3Uri',
-        'expected.$': '$.outcome.expected',
-        'reported.$': '$.outcome.reported',
-        'missing.$': '$.outcome.missing',
-        'missingCount.$': '$.outcome.missingCount',
-      },
-    });
-
-    // Too few devices: fail; the group is put back as every canary ends (putBackAfterwards).
-    const timedOut = new sfn.Fail(this, 'CanaryTimedOut', {
-      stateName: name('CanaryTimedOut'),
-      error: CanaryEvaluationError.TIMED_OUT,
-      causePath: '$.noQuorum.Cause',
-    });
-
-    wait.addCatch(close, { errors: [sfn.Errors.TIMEOUT, sfn.Errors.HEARTBEAT_TIMEOUT], resultPath: '$.waitError' });
-    // A re-run whose canary closed earlier without a quorum ends as that canary did.
-    wait.addCatch(timedOut, { errors: ['CanaryNoQuorum'], resultPath: '$.noQuorum' });
-    close.addCatch(timedOut, { errors: ['CanaryNoQuorum'], resultPath: '$.noQuorum' });
-    register.next(configure).next(deploy).next(wait).next(done);
-    close.next(done);
-
-    const perCandidate = new sfn.Map(this, 'EvaluateCandidates', {
-      stateName: name('EvaluateCandidates'),
-      comment: 'One candidate at a time: a deployment holds one version of the model component',
-      itemsPath: candidatesPath,
-      itemSelector: { 'runId.$': '$.runId', 'candidate.$': '$$.Map.Item.Value' },
-      maxConcurrency: 1,
-      resultSelector: { 'deviceClass': fleet.deviceClass, 'variants.$': '$' },
-      resultPath: this.outputPath,
-    });
-    perCandidate.itemProcessor(register);
-    const { before, restored } = this.putBackAfterwards(name, fleet, perCandidate, deploymentsArn);
-
-    const stackScope = Stack.of(this);
-    acknowledge(stackScope, 'IOT_JOBS', [nagResource(this, jobsArn)]);
-    acknowledge(stackScope, 'GREENGRASS_DEPLOYMENTS', [nagResource(this, deploymentsArn)]);
-    acknowledge(stackScope, 'FLEET_THINGS', [nagResource(this, fleet.thingArnPattern())]);
-    acknowledge(stackScope, 'LAMBDA_INVOKE_VERSIONS', [
-      nagResource(this, `${control.function.functionArn}:*`),
-    ]);
-    this.startState = before;
-    this.endStates = [restored];
-  }
-
-  /**
-   * What the canary group ran before (its latest deployment's components, or none), and the
-   * deployment that puts it back after the candidates, passed or failed: the canary group never
-   * keeps a candidate. A fault while the candidates ran is raised again once the group is back.
-   */
-  private putBackAfterwards(name: (s: string) => string, fleet: EdgeFleet, perCandidate: sfn.Map, deploymentsArn: string): { before: sfn.State; restored: sfn.INextable } {
-    const before = `$.canaryBefore.${fleet.deviceClass.replace(/-/g, '_')}`;
-    const hard = { errors: [sfn.Errors.ALL], interval: Duration.seconds(10), backoffRate: 2, maxAttempts: 6, maxDelay: Duration.minutes(5), jitterStrategy: sfn.JitterType.FULL };
-    const find = new tasks.CallAwsService(this, 'FindCanaryDeployment', {
-      stateName: name('FindCanaryDeployment'),
-      comment: 'What the canary group runs before the candidates',
-      service: 'greengrassv2',
-      action: 'listDeployments',
-      iamAction: 'greengrass:ListDeployments',
-      // The Greengrass v2 API takes no resource ARN (the Service Authorization Reference lists v1's group).
-      iamResources: ['*'],
-      parameters: { TargetArn: fleet.thingGroupArn, HistoryFilter: 'LATEST_ONLY' },
-      resultSelector: { 'deployments.$': '$.Deployments' },
-      resultPath: before,
-    });
-    retryTransient(find, 'greengrassv2:ListDeployments');
-    const get = new tasks.CallAwsService(this, 'GetCanaryDeployment', {
-      stateName: name('GetCanaryDeployment'),
-      service: 'greengrassv2',
-      action: 'getDeployment',
-      iamAction: 'greengrass:GetDeployment',
-      iamResources: [deploymentsArn],
-      parameters: { [`DeploymentId.$`]: `${before}.deployments[0].DeploymentId` },
-      resultSelector: { 'components.$': '$.Components' },
-      resultPath: before,
-    });
-    retryTransient(get, 'greengrassv2:GetDeployment');
-    // Nothing to put back: the group had no active deployment, or it still runs a candidate that an
-    // earlier run could not take back (what it ran before that is not known any more): removed.
-    const nothing = new sfn.Pass(this, 'CanaryRanNothing', { stateName: name('CanaryRanNothing'), result: sfn.Result.fromObject({ components: {} }), resultPath: before });
-    find.next(new sfn.Choice(this, 'CanaryHadDeployment', { stateName: name('CanaryHadDeployment') })
-      .when(sfn.Condition.and(
-        sfn.Condition.isPresent(`${before}.deployments[0]`),
-        sfn.Condition.stringEquals(`${before}.deployments[0].DeploymentStatus`, 'ACTIVE'),
-        sfn.Condition.not(sfn.Condition.stringMatches(`${before}.deployments[0].DeploymentName`, `${CANDIDATE_DEPLOYMENT}*`)),
-      ), get)
-      .otherwise(nothing));
-
-    const putBack = (state: string) => {
-      const task = createDeploymentTask(this, state, {
-        stateName: name(state),
-        fleets: [fleet],
-        parameters: {
-          'TargetArn': fleet.thingGroupArn,
-          'DeploymentName.$': "States.Format('restore-canary-{}', $.runId)",
-          'ClientToken.$': deploymentClientToken(`restore-canary/{}/${fleet.thingGroupName}`, '$.runId'),
-          'Components.$': `${before}.components`,
-          'DeploymentPolicies': { FailureHandlingPolicy: 'ROLLBACK' },
-        },
-        resultPath: sfn.JsonPath.DISCARD,
-      });
-      task.addRetry(hard);
-      return task;
-    };
-    const restored = putBack('RestoreCanary');
-    const restoredAfterFault = putBack('RestoreCanaryAfterFault');
-    const raise = new sfn.Fail(this, 'CanaryFailed', { stateName: name('CanaryFailed'), errorPath: '$.canaryError.Error', causePath: '$.canaryError.Cause' });
-    // Putting the group back is best effort after a fault: the fault is what the run ends with.
-    restoredAfterFault.addCatch(raise, { errors: [sfn.Errors.ALL], resultPath: sfn.JsonPath.DISCARD });
-    restoredAfterFault.next(raise);
-    perCandidate.addCatch(restoredAfterFault, { errors: [sfn.Errors.ALL], resultPath: '$.canaryError' });
-    nothing.next(perCandidate);
-    get.next(perCandidate);
-    perCandidate.next(restored);
-    return { before: find, restored };
+    this.startState = states.startState;
+    this.endStates = states.endStates;
   }
 }

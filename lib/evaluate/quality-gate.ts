@@ -98,8 +98,19 @@ export interface QualityThresholds {
 export interface QualityGateProps {
   /** Where the run report goes (`reports/{runId}/report.json` and `.html`). */
   readonly store: ArtifactStore;
-  /** The canary evaluations whose results the gate decides on, one per device class. */
-  readonly canaries: CanaryEvaluation[];
+  /**
+   * The canary evaluations whose results the gate decides on, one per device class.
+   *
+   * @default - give `classesPath`
+   */
+  readonly canaries?: CanaryEvaluation[];
+  /**
+   * Where every class's canary output (`{ deviceClass, variants }`) is, as one array: the
+   * result of a Map over classes. Give this or `canaries`.
+   *
+   * @default - the outputs of `canaries`
+   */
+  readonly classesPath?: string;
   /** The thresholds. */
   readonly thresholds: QualityThresholds;
   /**
@@ -132,7 +143,8 @@ export class QualityGate extends sfn.StateMachineFragment {
     const t = props.thresholds;
     const problems = new ProblemCollector();
     addThresholdProblems(problems, t);
-    if (props.canaries.length === 0) problems.add('canaries', [], 'Give the canary evaluation of every device class.');
+    if (props.canaries && props.classesPath) problems.add('classesPath', props.classesPath, 'Give canaries or classesPath, not both.');
+    else if (!props.classesPath && (props.canaries ?? []).length === 0) problems.add('canaries', [], 'Give the canary evaluation of every device class.');
     problems.throwIfAny(this);
 
     const fn = new BundledHandler(this, 'Gate', {
@@ -163,7 +175,7 @@ export class QualityGate extends sfn.StateMachineFragment {
           minDevicesReporting: t.minDevicesReporting ?? 1,
           maxFailedDevices: t.maxFailedDevices ?? 0,
         },
-        'classes.$': `States.Array(${props.canaries.map((c) => c.outputPath).join(', ')})`,
+        'classes.$': props.classesPath ?? `States.Array(${(props.canaries ?? []).map((c) => c.outputPath).join(', ')})`,
       },
       resultPath: '$.gate',
     });

@@ -23,7 +23,7 @@ import { ModelDescription, ModelSource } from '../compile/model-source';
 import { NeoCompilation } from '../compile/neo-compilation';
 import { CompilationVariant } from '../compile/variant';
 import { AgentMode, EdgeAgentComponent } from '../device/edge-agent-component';
-import { CanaryEvaluation } from '../evaluate/canary-evaluation';
+import { CanaryClassData, CanaryStates } from '../evaluate/canary-states';
 import { CanaryResults } from '../evaluate/canary-results';
 import { addThresholdProblems, QualityGate, QualityThresholds } from '../evaluate/quality-gate';
 import { EdgeFleet } from '../fleet/edge-fleet';
@@ -324,16 +324,8 @@ export class EdgeModelPipeline extends Construct {
     const topics = AgentTopics.ofPipeline(stack.stackName, props.pipelineName);
     this.agent = new EdgeAgentComponent(this, 'Agent', { fleets, componentName: `${componentNamePrefix}.EdgeAgent`, topicRoot: topics.root });
     const results = new CanaryResults(this, 'CanaryResults', { store: this.store, topicRoot: topics.root });
-    const canaries = classes.map((c, i) => new CanaryEvaluation(this, `Canary${i}`, {
-      canary: c.canary,
-      results,
-      agent: this.agent,
-      modelComponentName: publishing.componentNames[c.name],
-      datasetPath: c.datasetPath,
-      candidatesPath: `$.publish.classes[${i}].candidates`,
-      quorumPercentage: c.quorumPercentage,
-    }));
-    const gate = new QualityGate(this, 'Gate', { store: this.store, canaries, thresholds: props.thresholds, pipelineName: this.metricPipeline });
+    const canaries = this.canaries(classes, results, publishing.componentNames);
+    const gate = new QualityGate(this, 'Gate', { store: this.store, classesPath: '$.canaries', thresholds: props.thresholds, pipelineName: this.metricPipeline });
 
     // Stage durations and run outcomes for the dashboard: a Pass state marks the end of each
     // stage; the run-metrics handler turns the marks into metrics when the run ends.
@@ -440,8 +432,6 @@ export class EdgeModelPipeline extends Construct {
       s.addCatch(failedIn(name), { errors: [sfn.Errors.ALL], resultPath: '$.failure' });
       return s;
     };
-    let canaryChain = sfn.Chain.start(canaries[0]);
-    for (const canary of canaries.slice(1)) canaryChain = canaryChain.next(canary);
     // The rollout's own endings were recorded and notified inside it: the run ends with them.
     const rolloutEnded = new sfn.Fail(this, 'RolloutEnded', { stateName: 'RolloutEnded', errorPath: '$.failure.Error', causePath: '$.failure.Cause' });
     const rolloutErrors = [EdgeModelPipelineError.ROLLOUT_REVERTED, EdgeModelPipelineError.ROLLOUT_CANCELED, EdgeModelPipelineError.REVERT_FAILED];
@@ -452,7 +442,7 @@ export class EdgeModelPipeline extends Construct {
       .next(mark('compiled'))
       .next(stage('Publish', publishing))
       .next(mark('published'))
-      .next(stage('Canary', canaryChain))
+      .next(stage('Canary', canaries))
       .next(mark('evaluated'));
     let cursor = definition.next(stage('Gate', gate, { errors: ['QualityGateFailed'], then: gateFailed })).next(mark('gated'));
     if (approvalState) cursor = cursor.next(approvalState).next(mark('approved'));
@@ -656,6 +646,47 @@ export class EdgeModelPipeline extends Construct {
     notifyThen(notify, new sfn.Fail(this, 'RunFailed', { stateName: 'RunFailed', errorPath: '$.failure.Error', causePath: '$.failure.Cause' }));
     const recorded = recordRun('Failed', 'RUN_FAILED', notify);
     return (stage: string) => new sfn.Pass(this, `FailedIn${stage}`, { stateName: `FailedIn${stage}`, result: sfn.Result.fromString(stage), resultPath: '$.failedStage' }).next(recorded);
+  }
+
+  /**
+   * The canary stage: every class's canary, one after another, as a Map over the classes' canary
+   * data (one copy of the canary states, which read their class from the item): a class more adds
+   * an item, not states. The result is each class's `{ deviceClass, variants }`, in class order.
+   */
+  private canaries(classes: PipelineDeviceClass[], results: CanaryResults, componentNames: Record<string, string>): sfn.Chain {
+    const data = classes.map((c): CanaryClassData => ({
+      deviceClass: c.name,
+      group: c.canary.thingGroupName,
+      groupArn: c.canary.thingGroupArn,
+      modelComponentName: componentNames[c.name],
+      artifactsDir: unarchivedArtifactsDir(componentNames[c.name]),
+      datasetPath: c.datasetPath,
+      quorumPercentage: c.quorumPercentage ?? 100,
+    }));
+    const plan = new sfn.Pass(this, 'CanaryPlan', { stateName: 'CanaryPlan', comment: 'Each class\'s canary group and what its devices run', result: sfn.Result.fromArray(data), resultPath: '$.canaryPlan' });
+    const canary = new CanaryStates(new Construct(this, 'Canary'), {
+      target: 'input',
+      // Every class's canary waits up to an hour for its devices, a result at least every hour.
+      timeouts: { timeoutSeconds: 3600, heartbeatSeconds: 3600 },
+      fleets: classes.map((c) => c.canary),
+      results,
+      agent: this.agent,
+      candidatesPath: '$.published.candidates',
+      stateName: (state) => `canary: ${state}`,
+      beforePath: '$.canaryBefore',
+      outputPath: '$.canary',
+    });
+    const map = new sfn.Map(this, 'Canaries', {
+      stateName: 'Canaries',
+      comment: 'Class after class: each class\'s candidates on its canary group',
+      itemsPath: '$.canaryPlan',
+      // ComponentPublishing lists the classes in class order.
+      itemSelector: { 'runId.$': '$.runId', 'canaryClass.$': '$$.Map.Item.Value', 'published.$': 'States.ArrayGetItem($.publish.classes, $$.Map.Item.Index)' },
+      maxConcurrency: 1,
+      resultPath: '$.canaries',
+    });
+    map.itemProcessor(canary.startState);
+    return sfn.Chain.start(plan).next(map);
   }
 
   /** The class-rollout state machine, and the one ledger function of every ring of every class (each call names its group). */

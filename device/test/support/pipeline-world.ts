@@ -149,7 +149,8 @@ export class PipelineWorld {
     const handlers: Record<string, TaskHandler> = {
       ...neo.handlers(),
       ...this.publishing.handlers(),
-      ...Object.assign({}, ...this.shape.classes.map((c) => this.canary.handlers(`${c.name} canary: `))),
+      // One copy of the canary states serves every class: each call names its group.
+      ...this.canary.handlers('canary: '),
       ...this.ringHandlers(),
       ...this.pipelineHandlers(),
     };
