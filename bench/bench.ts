@@ -11,9 +11,10 @@
  * 5. State transitions for one full run of the mixed-fleet example (three classes,
  *    four variants, a canary and two rings per class, approval), in the local executor.
  * 6. Size by fleet shape (bench/fleet-size.ts): template bytes, resources, the state machine
- *    definition and the largest role's policy for 1-50 classes x 1, 3 and 5 rings, against
- *    CloudFormation's and IAM's limits, and the worst-case history of one execution
- *    (bench/history.ts: measured per ring and per class, checked on a 2 x 2 run).
+ *    definition, the largest role's policy and outputs for 1-50 classes x 1, 3 and 5 rings (and
+ *    50 classes with their fleets in nested stacks), against CloudFormation's and IAM's limits,
+ *    and the worst-case history of the run's execution and of a class rollout's
+ *    (bench/history.ts: measured per class and per ring, checked on a 2 x 2 run).
  * 7. A 1,000-device canary reporting at once: results per second through the collector, and
  *    each ring's polling cost at 10, 1,000 and 100,000 devices (bench/rollout-polling.ts).
  */
@@ -115,22 +116,25 @@ async function benchFullRun(): Promise<void> {
   const world = new MixedFleetWorld();
   const result = await world.run('bench-run');
   if (result.status !== 'SUCCEEDED') throw new Error(`bench run failed: ${result.error} ${result.cause}`);
-  console.log(`one full run of the mixed-fleet example: ${result.transitions} state transitions (${result.entered.length} states entered), about $${(result.transitions * 0.025 / 1000).toFixed(4)} at $0.025 per 1,000`);
+  // Step Functions bills every execution's transitions: the run's and its class rollouts'.
+  const transitions = result.transitions + result.children.reduce((n, c) => n + c.transitions, 0);
+  console.log(`one full run of the mixed-fleet example: ${transitions} state transitions (${result.transitions} in the run, the rest in its ${result.children.length} class rollouts; ${result.entered.length} states entered), about $${(transitions * 0.025 / 1000).toFixed(4)} at $0.025 per 1,000`);
 }
 
 async function benchFleetSize(): Promise<void> {
-  const { parseShapes, sizeTable } = await import('./fleet-size');
+  const { parseShapes, shapeName, sizeTable } = await import('./fleet-size');
   const { HISTORY_LIMIT, historyModel, predictHistory } = await import('./history');
   const shapes = parseShapes(process.env.BENCH_SHAPES);
   const model = await historyModel();
   const { measured, predicted } = model.check;
   console.log(`history of one execution, slowest run that still releases (every ring settling at its last poll of 6 h at 1-minute polls): the pipeline's ${model.base} events for 1 class, ${model.perClass} more per class; a class rollout's ${model.classBase} for 1 ring, ${model.perRing} more per ring; 2 x 2 measured ${measured.run} / ${measured.classRollout}, predicted ${predicted.run} / ${predicted.classRollout} (limit ${HISTORY_LIMIT} for each execution)`);
-  const history = new Map(shapes.map((sh) => [`${sh.classes} x ${sh.rings}`, predictHistory(model, sh)]));
-  for (const line of sizeTable(shapes)) {
-    const key = line.split(' | ')[0];
-    const h = history.get(key);
-    const worst = h && Math.max(h.run, h.classRollout);
-    console.log(h === undefined || worst === undefined ? `${line} | worst-case history events (run / class rollout)` : `${line} | ${h.run} / ${h.classRollout}${worst > HISTORY_LIMIT ? ` (over ${HISTORY_LIMIT})` : ''}`);
+  const history = new Map(shapes.map((sh) => [shapeName(sh), predictHistory(model, sh)]));
+  const [header, ...rows] = sizeTable(shapes);
+  console.log(`${header} | worst-case history events (run / class rollout)`);
+  for (const line of rows) {
+    const h = history.get(line.split(' | ')[0])!;
+    const worst = Math.max(h.run, h.classRollout);
+    console.log(`${line} | ${h.run} / ${h.classRollout}${worst > HISTORY_LIMIT ? ` (over ${HISTORY_LIMIT})` : ''}`);
   }
 }
 

@@ -64,7 +64,7 @@ export class PipelineStateMachine extends Construct {
     const cfn = this.stateMachine.node.defaultChild as sfn.CfnStateMachine;
     const bytes = estimatedBytes(Stack.of(this).resolve(cfn.definitionString));
     if (bytes <= MAX_DEFINITION_BYTES) return [];
-    return [`definition: the state machine's definition is about ${Math.round(bytes / 1024)} KB; Step Functions accepts at most 1 MB (${MAX_DEFINITION_BYTES} bytes) and the deployment would fail. Split the work over state machines (an EdgeModelPipeline grows by about 35 KB per device class: give each pipeline fewer classes).`];
+    return [`definition: the state machine's definition is about ${Math.round(bytes / 1024)} KB; Step Functions accepts at most 1 MB (${MAX_DEFINITION_BYTES} bytes) and the deployment would fail. Split the work over state machines (an EdgeModelPipeline grows by about 5 KB per device class: give each pipeline fewer classes).`];
   }
 }
 

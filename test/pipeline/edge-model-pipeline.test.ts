@@ -15,6 +15,7 @@ import {
   TargetDevice,
 } from '../../lib';
 import { problems } from '../support/problems';
+import { definitionsOf, rootDefinitionsOf, stateTypes } from '../support/state-machine';
 
 function setup(overrides: (ctx: { stack: Stack; store: ArtifactStore; fleet: (cls: string, group: string) => EdgeFleet }) => Partial<EdgeModelPipelineProps> = () => ({})) {
   const stack = new Stack(new App(), 'Test');
@@ -249,5 +250,32 @@ describe('EdgeModelPipeline and one execution\'s history', () => {
     const s = setup();
     s.pipeline();
     expect(warnings(s.stack)).toHaveLength(0);
+  });
+});
+
+describe('EdgeModelPipeline keeps classes and rings as data', () => {
+  /** The state count of the run's and the class rollout's definitions for `classes` classes of `rings` rings. */
+  const states = (classes: number, rings: number) => {
+    const s = setup(({ fleet, store }) => ({
+      deviceClasses: Array.from({ length: classes }, (_, c) => ({
+        name: `pi${c}`, platform: { os: ComponentOs.LINUX, architecture: ComponentArchitecture.AARCH64 },
+        canary: fleet(`pi${c}`, `pi${c}-canary`),
+        rings: Array.from({ length: rings }, (_r, r) => fleet(`pi${c}`, `pi${c}-ring${r}`)),
+        datasetPath: '/opt/data/dataset.json',
+      })),
+      store,
+    }));
+    s.pipeline();
+    const all = definitionsOf(s.stack);
+    const [runId] = Object.keys(rootDefinitionsOf(s.stack));
+    const run = all[runId];
+    const classRollout = Object.entries(all).find(([id]) => id !== runId)![1];
+    return { run: Object.keys(stateTypes(run)).length, classRollout: Object.keys(stateTypes(classRollout)).length };
+  };
+
+  test('a class more adds four states to the run (start its rollout, read its outcome) and none to the canary or the class rollout; a ring more adds none', () => {
+    const one = states(1, 1);
+    expect(states(2, 1)).toEqual({ run: one.run + 4, classRollout: one.classRollout });
+    expect(states(1, 3)).toEqual(one);
   });
 });
