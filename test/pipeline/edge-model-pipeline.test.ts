@@ -1,4 +1,4 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, Duration, NestedStack, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import {
@@ -277,5 +277,30 @@ describe('EdgeModelPipeline keeps classes and rings as data', () => {
     const one = states(1, 1);
     expect(states(2, 1)).toEqual({ run: one.run + 4, classRollout: one.classRollout });
     expect(states(1, 3)).toEqual(one);
+  });
+});
+
+describe('EdgeModelPipeline with its fleets in nested stacks', () => {
+  test('synthesizes: the fleets\' resources are in the nested stack, and the class rollout names their groups', () => {
+    const stack = new Stack(new App(), 'Parent', { env: { account: '111122223333', region: 'eu-west-1' } });
+    const store = new ArtifactStore(stack, 'Store');
+    const nested = new NestedStack(stack, 'Fleets');
+    const canary = new EdgeFleet(nested, 'PiCanary', { deviceClass: 'rasp4b', thingNamePrefix: 'pi-canary-', store });
+    const ring = new EdgeFleet(nested, 'PiRing', { deviceClass: 'rasp4b', thingNamePrefix: 'pi-r1-', store, deviceAccess: canary });
+    new EdgeModelPipeline(stack, 'Pipeline', {
+      pipelineName: 'cams',
+      model: { framework: Framework.ONNX, inputs: [InputShape.named('pixels', [1, 64])] },
+      store,
+      thresholds: { minAccuracy: 0.9 },
+      deviceClasses: [{ name: 'rasp4b', platform: { os: ComponentOs.LINUX, architecture: ComponentArchitecture.AARCH64 }, canary, rings: [ring], datasetPath: '/opt/data/dataset.json' }],
+    });
+    const parent = Template.fromStack(stack);
+    parent.resourceCountIs('AWS::IoT::ThingGroup', 0);
+    parent.resourceCountIs('AWS::CloudFormation::Stack', 1);
+    Template.fromStack(nested).resourceCountIs('AWS::IoT::ThingGroup', 2);
+    // The class rollout's input names the ring's group (a name known at synth: no cross-stack reference).
+    const definitions = JSON.stringify(Object.values(parent.findResources('AWS::StepFunctions::StateMachine')).map((r) => r.Properties.DefinitionString));
+    expect(Stack.of(ring).resolve(ring.thingGroupName)).toEqual(expect.any(String));
+    expect(definitions).toContain(ring.thingGroupName);
   });
 });
