@@ -206,6 +206,9 @@ const key = (name: string) => name.replace(/[^A-Za-z0-9_]/g, '_');
 /** A class's key in the run's state (`$.gate.releases.{key}`, `$.ringResults.{key}`). */
 const ck = (c: { name: string }) => key(c.name);
 
+/** Records a run's outcome as metrics, then goes on to `then`. */
+type RecordRun = (name: string, outcome: string, then: sfn.IChainable) => sfn.Chain;
+
 /** The designed ending `name`: records the outcome, notifies `event` (the error and cause at `cause`, what was released so far, `extra`), fails with `error`. */
 type FailPath = (name: string, error: string, event: string, cause: string, extra?: Record<string, unknown>) => sfn.IChainable;
 
@@ -290,23 +293,7 @@ export class EdgeModelPipeline extends Construct {
       resultPath: sfn.JsonPath.DISCARD,
     });
 
-    let compileStage: sfn.IChainable;
-    if (onnxOnly) {
-      compileStage = new sfn.Pass(this, 'NoCompilation', {
-        stateName: 'NoCompilation',
-        comment: 'ONNX Runtime fleet: the ONNX model is the artifact',
-        parameters: { compiled: [{ 'variant': ONNX_VARIANT, 'target': 'onnxruntime', 'artifactS3Uri.$': '$.model.s3Uri' }], failed: [] },
-        resultPath: '$.compile',
-      });
-    } else {
-      compileStage = new NeoCompilation(this, 'Compile', {
-        store: this.store,
-        namePrefix: props.pipelineName,
-        model: ModelSource.fromExecutionInput(props.model),
-        // A variant several classes share is compiled once.
-        variants: [...new Map(classes.flatMap((c) => c.variants ?? []).map((v) => [v.name, v])).values()],
-      });
-    }
+    const compileStage = this.compileStage(props, onnxOnly);
     const variantNames = (c: PipelineDeviceClass) => (c.variants && c.variants.length ? c.variants.map((v) => v.name!) : [ONNX_VARIANT]);
     const publishing = new ComponentPublishing(this, 'Publish', {
       store: this.store,
@@ -334,83 +321,13 @@ export class EdgeModelPipeline extends Construct {
       parameters: { 'at.$': '$$.State.EnteredTime' },
       resultPath: `$.marks.${name}`,
     });
-    const runMetrics = new BundledHandler(this, 'RunMetrics', {
-      handlerName: 'run-metrics',
-      description: 'cdk-edge-model-pipeline: writes stage durations and the run outcome as metrics',
-      timeout: Duration.seconds(10),
-      memorySize: 128,
-    });
-    acknowledge(stack, 'LAMBDA_INVOKE_VERSIONS', [nagResource(this, `${runMetrics.function.functionArn}:*`)]);
-    // Metrics never hold up the run: a failed invocation goes straight on to the notification.
-    const recordRun = (name: string, outcome: string, then: sfn.IChainable) => {
-      const record = runMetrics.invoke(this, `RecordRun${name}`, {
-        stateName: `RecordRun${name}`,
-        payload: { 'pipeline': this.metricPipeline, 'runId.$': '$.runId', 'outcome': outcome, 'marks.$': '$.marks' },
-        resultPath: sfn.JsonPath.DISCARD,
-      });
-      record.addCatch(then, { resultPath: '$.metricsError' });
-      return record.next(then);
-    };
-
-    // Every designed ending: record the outcome, notify (what was released so far included), fail.
-    const fail: FailPath = (name, error, event, cause, extra = {}) => {
-      const notify = new tasks.SnsPublish(this, `Notify${name}`, {
-        stateName: `Notify${name}`,
-        topic: this.topic,
-        message: sfn.TaskInput.fromObject({
-          'event': event, 'pipeline': props.pipelineName, 'runId.$': '$.runId', 'error.$': `${cause}.Error`, 'cause.$': `${cause}.Cause`,
-          'report.$': `States.Format('s3://${this.store.bucket.bucketName}/reports/{}/report.html', $.runId)`, 'released.$': '$.ringResults', ...extra,
-        }),
-        resultPath: sfn.JsonPath.DISCARD,
-      });
-      const failState = new sfn.Fail(this, `${name}Failed`, { stateName: `${name}Failed`, error, causePath: `${cause}.Cause` });
-      notifyThen(notify, failState);
-      return recordRun(name, event, notify);
-    };
+    const { recordRun, fail, failedIn } = this.endings(props.pipelineName);
     const gateFailed = fail('GateFailed', 'QualityGateFailed', 'GATE_FAILED', '$.failure');
-    const failedIn = this.runFailedPath(props.pipelineName, recordRun);
 
     // Optional approval.
-    let approvalState: sfn.IChainable | undefined;
-    if (props.approval) {
-      const approvalTimeout = props.approval.timeout ?? Duration.days(1);
-      this.approvalHandler = new BundledHandler(this, 'Approval', {
-        handlerName: 'approval',
-        description: 'cdk-edge-model-pipeline: keeps the approval task token and turns an approver\'s decision into the run\'s next step',
-        timeout: Duration.seconds(30),
-        memorySize: 256,
-        environment: { APPROVAL_TABLE: results.table.tableName, TOPIC_ARN: this.topic.topicArn },
-      });
-      results.table.grant(this.approvalHandler.role, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
-      results.table.encryptionKey!.grant(this.approvalHandler.role, 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey');
-      this.approvalHandler.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [this.topic.topicArn] }));
-      topicKey.grant(this.approvalHandler.role, 'kms:GenerateDataKey', 'kms:Decrypt');
-      acknowledge(stack, 'LAMBDA_INVOKE_VERSIONS', [nagResource(this, `${this.approvalHandler.function.functionArn}:*`)]);
-      const request = new tasks.LambdaInvoke(this, 'RequestApproval', {
-        stateName: 'RequestApproval',
-        comment: 'Waits for an approver; no decision in time is a rejection',
-        lambdaFunction: this.approvalHandler.function,
-        integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-        payload: sfn.TaskInput.fromObject({
-          'op': 'request',
-          'token': sfn.JsonPath.taskToken,
-          'runId.$': '$.runId',
-          'reportS3Uri.$': '$.gate.htmlReportS3Uri',
-          'chosen.$': '$.gate.chosen',
-          'timeoutSeconds': approvalTimeout.toSeconds(),
-        }),
-        taskTimeout: sfn.Timeout.duration(approvalTimeout),
-        resultPath: '$.approval',
-        retryOnServiceExceptions: false,
-      });
-      retryTransient(request, 'lambda:Invoke');
-      request.addCatch(fail('Rejected', EdgeModelPipelineError.APPROVAL_REJECTED, 'APPROVAL_REJECTED', '$.failure'), {
-        errors: [EdgeModelPipelineError.APPROVAL_REJECTED, sfn.Errors.TIMEOUT],
-        resultPath: '$.failure',
-      });
-      request.addCatch(failedIn('Approval'), { errors: [sfn.Errors.ALL], resultPath: '$.failure' });
-      approvalState = request;
-    }
+    const approval = props.approval ? this.approvalStep(props.approval, results, fail, failedIn) : undefined;
+    this.approvalHandler = approval?.handler;
+    const approvalState = approval?.request;
 
     // Rollout, class by class: each class's rings roll out in an execution of its own.
     const classRollout = this.classRollout(timeout);
@@ -474,6 +391,108 @@ export class EdgeModelPipeline extends Construct {
     this.dashboard = this.addDashboard(props, latency);
     for (const alarm of this.alarms) alarm.addAlarmAction(new cwActions.SnsAction(this.topic));
     this.allowAlarmsToNotify(topicKey);
+  }
+
+  /** The compile stage: Neo, one job per variant, or on an ONNX Runtime fleet the ONNX model itself. */
+  private compileStage(props: EdgeModelPipelineProps, onnxOnly: boolean): sfn.IChainable {
+    if (onnxOnly) {
+      return new sfn.Pass(this, 'NoCompilation', {
+        stateName: 'NoCompilation',
+        comment: 'ONNX Runtime fleet: the ONNX model is the artifact',
+        parameters: { compiled: [{ 'variant': ONNX_VARIANT, 'target': 'onnxruntime', 'artifactS3Uri.$': '$.model.s3Uri' }], failed: [] },
+        resultPath: '$.compile',
+      });
+    }
+    return new NeoCompilation(this, 'Compile', {
+      store: this.store,
+      namePrefix: props.pipelineName,
+      model: ModelSource.fromExecutionInput(props.model),
+      // A variant several classes share is compiled once.
+      variants: [...new Map(props.deviceClasses.flatMap((c) => c.variants ?? []).map((v) => [v.name, v])).values()],
+    });
+  }
+
+  /**
+   * How a run ends: `recordRun` writes the outcome as metrics (never holding up the run), `fail`
+   * builds a designed ending (record, notify with what was released so far, fail), `failedIn`
+   * the RUN_FAILED path of a stage.
+   */
+  private endings(pipelineName: string): { recordRun: RecordRun; fail: FailPath; failedIn: (stage: string) => sfn.IChainable } {
+    const runMetrics = new BundledHandler(this, 'RunMetrics', {
+      handlerName: 'run-metrics',
+      description: 'cdk-edge-model-pipeline: writes stage durations and the run outcome as metrics',
+      timeout: Duration.seconds(10),
+      memorySize: 128,
+    });
+    acknowledge(Stack.of(this), 'LAMBDA_INVOKE_VERSIONS', [nagResource(this, `${runMetrics.function.functionArn}:*`)]);
+    // Metrics never hold up the run: a failed invocation goes straight on to the notification.
+    const recordRun: RecordRun = (name, outcome, then) => {
+      const record = runMetrics.invoke(this, `RecordRun${name}`, {
+        stateName: `RecordRun${name}`,
+        payload: { 'pipeline': this.metricPipeline, 'runId.$': '$.runId', 'outcome': outcome, 'marks.$': '$.marks' },
+        resultPath: sfn.JsonPath.DISCARD,
+      });
+      record.addCatch(then, { resultPath: '$.metricsError' });
+      return record.next(then);
+    };
+
+    // Every designed ending: record the outcome, notify (what was released so far included), fail.
+    const fail: FailPath = (name, error, event, cause, extra = {}) => {
+      const notify = new tasks.SnsPublish(this, `Notify${name}`, {
+        stateName: `Notify${name}`,
+        topic: this.topic,
+        message: sfn.TaskInput.fromObject({
+          'event': event, 'pipeline': pipelineName, 'runId.$': '$.runId', 'error.$': `${cause}.Error`, 'cause.$': `${cause}.Cause`,
+          'report.$': `States.Format('s3://${this.store.bucket.bucketName}/reports/{}/report.html', $.runId)`, 'released.$': '$.ringResults', ...extra,
+        }),
+        resultPath: sfn.JsonPath.DISCARD,
+      });
+      const failState = new sfn.Fail(this, `${name}Failed`, { stateName: `${name}Failed`, error, causePath: `${cause}.Cause` });
+      notifyThen(notify, failState);
+      return recordRun(name, event, notify);
+    };
+    return { recordRun, fail, failedIn: this.runFailedPath(pipelineName, recordRun) };
+  }
+
+  /** The approval step: waits for an approver's decision (the token kept in the canary table); no decision in time is a rejection. */
+  private approvalStep(approval: ApprovalOptions, results: CanaryResults, fail: FailPath, failedIn: (stage: string) => sfn.IChainable): { handler: BundledHandler; request: tasks.LambdaInvoke } {
+    const approvalTimeout = approval.timeout ?? Duration.days(1);
+    const handler = new BundledHandler(this, 'Approval', {
+      handlerName: 'approval',
+      description: 'cdk-edge-model-pipeline: keeps the approval task token and turns an approver\'s decision into the run\'s next step',
+      timeout: Duration.seconds(30),
+      memorySize: 256,
+      environment: { APPROVAL_TABLE: results.table.tableName, TOPIC_ARN: this.topic.topicArn },
+    });
+    results.table.grant(handler.role, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
+    results.table.encryptionKey!.grant(handler.role, 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey');
+    handler.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [this.topic.topicArn] }));
+    this.notificationKey.grant(handler.role, 'kms:GenerateDataKey', 'kms:Decrypt');
+    acknowledge(Stack.of(this), 'LAMBDA_INVOKE_VERSIONS', [nagResource(this, `${handler.function.functionArn}:*`)]);
+    const request = new tasks.LambdaInvoke(this, 'RequestApproval', {
+      stateName: 'RequestApproval',
+      comment: 'Waits for an approver; no decision in time is a rejection',
+      lambdaFunction: handler.function,
+      integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      payload: sfn.TaskInput.fromObject({
+        'op': 'request',
+        'token': sfn.JsonPath.taskToken,
+        'runId.$': '$.runId',
+        'reportS3Uri.$': '$.gate.htmlReportS3Uri',
+        'chosen.$': '$.gate.chosen',
+        'timeoutSeconds': approvalTimeout.toSeconds(),
+      }),
+      taskTimeout: sfn.Timeout.duration(approvalTimeout),
+      resultPath: '$.approval',
+      retryOnServiceExceptions: false,
+    });
+    retryTransient(request, 'lambda:Invoke');
+    request.addCatch(fail('Rejected', EdgeModelPipelineError.APPROVAL_REJECTED, 'APPROVAL_REJECTED', '$.failure'), {
+      errors: [EdgeModelPipelineError.APPROVAL_REJECTED, sfn.Errors.TIMEOUT],
+      resultPath: '$.failure',
+    });
+    request.addCatch(failedIn('Approval'), { errors: [sfn.Errors.ALL], resultPath: '$.failure' });
+    return { handler, request };
   }
 
   /**
