@@ -5,6 +5,7 @@ import { build } from 'esbuild';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeThirdPartyLicenses } from '../scripts/third-party.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const out = join(here, 'dist', 'component');
@@ -13,7 +14,7 @@ const natives = Object.keys(pkg.dependencies);
 
 rmSync(join(here, 'dist'), { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
-await build({
+const result = await build({
   entryPoints: [join(here, 'src', 'cli.ts')],
   outfile: join(out, 'edge-agent.js'),
   bundle: true,
@@ -25,7 +26,10 @@ await build({
   external: natives,
   banner: { js: '#!/usr/bin/env node' },
   logLevel: 'warning',
+  metafile: true,
+  absWorkingDir: here,
 });
+const bundled = writeThirdPartyLicenses(join(out, 'THIRD-PARTY-LICENSES.txt'), [result.metafile], here);
 writeFileSync(join(out, 'package.json'), `${JSON.stringify({
   name: 'edge-model-pipeline-agent-runtime',
   private: true,
@@ -33,4 +37,4 @@ writeFileSync(join(out, 'package.json'), `${JSON.stringify({
   dependencies: pkg.dependencies,
 }, null, 2)}\n`);
 writeFileSync(join(out, 'result.schema.json'), readFileSync(join(here, 'schema', 'benchmark-result.schema.json')));
-console.log(`bundled the edge agent into dist/component (native runtimes external: ${natives.join(', ')})`);
+console.log(`bundled the edge agent into dist/component (native runtimes external: ${natives.join(', ')}; third-party packages in it: ${bundled.join(', ') || 'none'})`);

@@ -4,6 +4,7 @@ import { build } from 'esbuild';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeThirdPartyLicenses } from './third-party.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const source = join(root, 'lambda');
@@ -14,7 +15,7 @@ const names = readdirSync(source, { withFileTypes: true })
   .sort();
 
 rmSync(out, { recursive: true, force: true });
-await Promise.all(names.map((name) => build({
+const results = await Promise.all(names.map((name) => build({
   entryPoints: [join(source, name, 'index.ts')],
   outfile: join(out, name, 'index.js'),
   bundle: true,
@@ -26,5 +27,8 @@ await Promise.all(names.map((name) => build({
   legalComments: 'none',
   external: ['@aws-sdk/*'],
   logLevel: 'warning',
+  metafile: true,
+  absWorkingDir: root,
 })));
-console.log(`bundled ${names.length} handlers into dist/lambda: ${names.join(', ')}`);
+const bundled = writeThirdPartyLicenses(join(out, 'THIRD-PARTY-LICENSES.txt'), results.map((r) => r.metafile), root);
+console.log(`bundled ${names.length} handlers into dist/lambda: ${names.join(', ')} (third-party packages in them: ${bundled.join(', ') || 'none'})`);
