@@ -18,6 +18,7 @@ import { createKey } from '../core/keys';
 import { retryTransient } from '../core/retries';
 import { NAME_PREFIX_MAX, NAME_PREFIX_PATTERN, unarchivedArtifactsDir } from '../core/naming';
 import { PipelineStateMachine } from '../core/state-machine';
+import { addRegionProblems } from '../core/regions';
 import { AgentTopics } from '../core/topics';
 import { ModelDescription, ModelSource } from '../compile/model-source';
 import { NeoCompilation } from '../compile/neo-compilation';
@@ -905,6 +906,7 @@ function validate(scope: Construct, props: EdgeModelPipelineProps, timeout: Dura
     problems.add('pipelineName', name, `Use 1-${NAME_PREFIX_MAX} lower-case letters, digits and single dashes (it prefixes job names and IAM scopes).`);
   }
   if (props.deviceClasses.length === 0) problems.add('deviceClasses', [], 'Give at least one device class with its canary and fleet groups.');
+  addRegionProblems(problems, scope);
   const names = new Map<string, number>();
   const groups = new Map<string, string>();
   const variants = new Map<string, { deviceClass: string; request: string }>();

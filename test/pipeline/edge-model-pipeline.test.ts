@@ -304,3 +304,29 @@ describe('EdgeModelPipeline with its fleets in nested stacks', () => {
     expect(definitions).toContain(ring.thingGroupName);
   });
 });
+
+describe('EdgeModelPipeline and Regions', () => {
+  const inRegion = (region?: string) => {
+    const stack = new Stack(new App(), 'Regional', region ? { env: { account: '111122223333', region } } : {});
+    const store = new ArtifactStore(stack, 'Store');
+    const canary = new EdgeFleet(stack, 'Canary', { deviceClass: 'gw', thingNamePrefix: 'gw-c-', store });
+    const ring = new EdgeFleet(stack, 'Ring', { deviceClass: 'gw', thingNamePrefix: 'gw-r-', store, deviceAccess: canary });
+    return () => new EdgeModelPipeline(stack, 'Pipeline', {
+      pipelineName: 'digits', store, model: { framework: Framework.ONNX, inputs: [InputShape.named('pixels', [1, 64])] },
+      thresholds: { minAccuracy: 0.9 },
+      deviceClasses: [{ name: 'gw', platform: { os: ComponentOs.LINUX, architecture: ComponentArchitecture.AARCH64 }, canary, rings: [ring], datasetPath: '/opt/data/dataset.json' }],
+    });
+  };
+
+  test('a stack for a Region without Greengrass v2 is refused at synth, naming the Region and where to deploy', () => {
+    for (const region of ['sa-east-1', 'us-west-1', 'eu-west-3', 'af-south-1']) {
+      const found = problems(inRegion(region));
+      expect(found).toContain(`env.region: got "${region}". AWS IoT Greengrass v2 is not in this Region`);
+      expect(found).toContain('eu-west-1');
+    }
+  });
+
+  test('a Region with it, or a stack whose Region is decided at deploy time, is not', () => {
+    for (const region of ['eu-west-1', 'us-east-1', 'ap-northeast-1', 'cn-north-1', 'us-gov-west-1', undefined]) expect(inRegion(region)).not.toThrow();
+  });
+});
