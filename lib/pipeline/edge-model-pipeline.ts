@@ -1,4 +1,4 @@
-import { Annotations, ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -6,6 +6,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as iot from 'aws-cdk-lib/aws-iot';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -392,6 +393,23 @@ export class EdgeModelPipeline extends Construct {
     this.dashboard = this.addDashboard(props, latency);
     for (const alarm of this.alarms) alarm.addAlarmAction(new cwActions.SnsAction(this.topic));
     this.allowAlarmsToNotify(topicKey);
+    this.addOutputs();
+  }
+
+  /** What an operator needs to run the pipeline, as stack outputs (README, "An operator's first day"). */
+  private addOutputs(): void {
+    const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
+    output('StateMachineArn', this.stateMachine.stateMachineArn, 'The pipeline\'s state machine (aws stepfunctions start-execution / describe-execution --state-machine-arn)');
+    output('StoreBucketName', this.store.bucket.bucketName, 'The artifact store: models, packages, reports');
+    output('ModelPrefix', this.modelPrefix, 'Upload a model under this prefix of the store to start a run');
+    output('NotificationTopicArn', this.topic.topicArn, 'Run notifications (subscribe with aws sns subscribe)');
+    output('DashboardName', this.dashboard.dashboardName, 'The pipeline\'s CloudWatch dashboard');
+    if (this.approvalHandler) output('ApprovalFunctionName', this.approvalHandler.function.functionName, 'Approve or reject a waiting run (aws lambda invoke --function-name)');
+  }
+
+  /** The function approvers invoke to approve or reject a waiting run (see {@link grantApprove}); undefined without an approval step. */
+  public get approvalFunction(): lambda.IFunction | undefined {
+    return this.approvalHandler?.function;
   }
 
   /** The compile stage: Neo, one job per variant, or on an ONNX Runtime fleet the ONNX model itself. */
@@ -862,6 +880,16 @@ export class EdgeModelPipeline extends Construct {
   /** Lets `grantee` start runs (StartExecution on the state machine). */
   public grantStartRun(grantee: iam.IGrantable): iam.Grant {
     return this.stateMachine.grantStartExecution(grantee);
+  }
+
+  /**
+   * Lets `grantee` upload models under the pipeline's model prefix (an upload starts a run), and
+   * start runs by hand: what a CI role needs.
+   */
+  public grantUploadModel(grantee: iam.IGrantable): iam.Grant {
+    // The CLI and the SDKs upload a large model in parts.
+    this.store.grantWrite(grantee, this.modelPrefix, { multipart: true });
+    return this.grantStartRun(grantee);
   }
 
   /** Lets `grantee` read run reports (the store's `reports/`). */

@@ -107,7 +107,16 @@ test('the README app synthesizes from the installed package: its pipeline, class
   expect(count('AWS::IoT::ThingGroup')).toBe(2);
   expect(count('AWS::GreengrassV2::ComponentVersion')).toBe(1);
   // The Lambda code and the agent come from the package's own files.
-  expect(fs.readdirSync(out).filter((f) => f.startsWith('asset.')).length).toBeGreaterThan(5);
+  const assets = fs.readdirSync(out).filter((f) => f.startsWith('asset.') && fs.statSync(path.join(out, f)).isDirectory()).flatMap((f) => fs.readdirSync(path.join(out, f)));
+  expect(assets).toEqual(expect.arrayContaining(['index.js', 'edge-agent.js']));
+  // The walkthrough's placeholders are this stack's outputs (the approval function's only with an
+  // approval step, which this stack has not: test/pipeline/edge-model-pipeline.test.ts checks it).
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const walkthrough = readme.slice(readme.indexOf("\n## An operator's first day\n"), readme.indexOf('\n## Develop\n'));
+  const placeholders = new Set([...walkthrough.matchAll(/<([A-Z][A-Za-z]+)>/g)].map((m) => m[1]));
+  expect(placeholders.size).toBeGreaterThanOrEqual(5);
+  const outputs = Object.keys((template as unknown as { Outputs: Record<string, unknown> }).Outputs);
+  expect([...placeholders].filter((p) => p !== 'ApprovalFunctionName' && !outputs.some((o) => new RegExp(`${p}[0-9A-F]{8}$`).test(o)))).toEqual([]);
   // A props problem is one EdgePipelineValidationError from the errors entry, every problem listed.
   const message = execFileSync(process.execPath, [path.join(app, 'bin', 'errors.js')], { cwd: app, encoding: 'utf8' });
   expect(message).toContain('thresholds.minAccuracy');

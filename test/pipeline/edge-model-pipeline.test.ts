@@ -15,7 +15,9 @@ import {
   TargetDevice,
 } from '../../lib';
 import { problems } from '../support/problems';
-import { definitionsOf, rootDefinitionsOf, stateTypes } from '../support/state-machine';
+import { definitionsOf, rootDefinitionsOf, stateTypes, TEST_ENV } from '../support/state-machine';
+import { Account } from '../support/iam/account';
+import { storeBucketsOf } from '../support/iam/service-calls';
 
 function setup(overrides: (ctx: { stack: Stack; store: ArtifactStore; fleet: (cls: string, group: string) => EdgeFleet }) => Partial<EdgeModelPipelineProps> = () => ({})) {
   const stack = new Stack(new App(), 'Test');
@@ -328,5 +330,37 @@ describe('EdgeModelPipeline and Regions', () => {
 
   test('a Region with it, or a stack whose Region is decided at deploy time, is not', () => {
     for (const region of ['eu-west-1', 'us-east-1', 'ap-northeast-1', 'cn-north-1', 'us-gov-west-1', undefined]) expect(inRegion(region)).not.toThrow();
+  });
+});
+
+describe('EdgeModelPipeline for a CI role and an operator', () => {
+  test('grantUploadModel lets a CI role upload a model under the pipeline\'s prefix (in parts too) and start a run, and nothing else in the store', async () => {
+    const s = setup();
+    const pipeline = s.pipeline();
+    new iam.Role(s.stack, 'Ci', { assumedBy: new iam.AccountRootPrincipal() });
+    pipeline.grantUploadModel(s.stack.node.findChild('Ci') as iam.Role);
+    const account = Account.of(Template.fromStack(s.stack).toJSON() as never);
+    const ci = account.role('Ci').arn;
+    const [bucket] = storeBucketsOf(account);
+    const object = (key: string) => `arn:aws:s3:::${bucket}/${key}`;
+    const machine = Object.keys(Template.fromStack(s.stack).findResources('AWS::StepFunctions::StateMachine')).find((id) => id.startsWith('PipelineStateMachine'))!;
+    const allowed = async (action: string, resource: string) => (await account.authorize({ principal: ci, action, resource })).allowed;
+    expect(await allowed('s3:PutObject', object('models/cams/v7/model.onnx'))).toBe(true);
+    expect(await allowed('s3:AbortMultipartUpload', object('models/cams/v7/model.onnx'))).toBe(true);
+    expect(await allowed('states:StartExecution', `arn:aws:states:${TEST_ENV.region}:${TEST_ENV.account}:stateMachine:${machine}`)).toBe(true);
+    expect(await allowed('s3:PutObject', object('models/other/v7/model.onnx'))).toBe(false);
+    expect(await allowed('s3:PutObject', object('reports/run-1/report.html'))).toBe(false);
+    expect(await allowed('s3:GetObject', object('models/cams/v7/model.onnx'))).toBe(false);
+  });
+
+  test('the stack outputs what an operator runs it with; the approval function is exposed', () => {
+    const s = setup(() => ({ approval: {} }));
+    const pipeline = s.pipeline();
+    const outputs = Template.fromStack(s.stack).toJSON().Outputs as Record<string, { Value: unknown; Description: string }>;
+    const named = (suffix: string) => Object.entries(outputs).find(([id]) => id.startsWith('Pipeline') && id.includes(suffix))?.[1];
+    for (const suffix of ['StateMachineArn', 'StoreBucketName', 'ModelPrefix', 'NotificationTopicArn', 'DashboardName', 'ApprovalFunctionName']) expect(named(suffix)).toBeDefined();
+    expect(named('ModelPrefix')!.Value).toBe('models/cams/');
+    expect(pipeline.approvalFunction).toBeDefined();
+    expect(setup().pipeline().approvalFunction).toBeUndefined();
   });
 });
