@@ -37,4 +37,5 @@ writeFileSync(join(out, 'package.json'), `${JSON.stringify({
   dependencies: pkg.dependencies,
 }, null, 2)}\n`);
 writeFileSync(join(out, 'result.schema.json'), readFileSync(join(here, 'schema', 'benchmark-result.schema.json')));
+writeFileSync(join(out, 'dataset.schema.json'), readFileSync(join(here, 'schema', 'dataset.schema.json')));
 console.log(`bundled the edge agent into dist/component (native runtimes external: ${natives.join(', ')}; third-party packages in it: ${bundled.join(', ') || 'none'})`);

@@ -46,14 +46,15 @@ function invalid(message: string): never {
 /** The most samples a data set may hold: the agent scores every one of them. */
 export const MAX_SAMPLES = 100_000;
 
-const KEYS = ['schemaVersion', 'name', 'inputs', 'labels', 'referenceOutputs', 'labelNames', 'layout', 'preprocessing'];
+/** dataset.json's keys (device/schema/dataset.schema.json describes each). */
+export const DATASET_KEYS = ['schemaVersion', 'name', 'inputs', 'labels', 'referenceOutputs', 'labelNames', 'layout', 'preprocessing'];
 
 /** dataset.json's own shape: an object with known keys of the right types (a misspelt key is refused, not ignored). */
 function checkDescription(descriptionPath: string, d: unknown): asserts d is DatasetDescription {
   if (d === null || typeof d !== 'object' || Array.isArray(d)) invalid(`${descriptionPath} holds ${JSON.stringify(d)}; it must be an object like { "schemaVersion": 1, "name": ..., "inputs": { "<input>": "<file>.npy" } }`);
   const o = d as Record<string, unknown>;
-  const unknown = Object.keys(o).filter((k) => !KEYS.includes(k));
-  if (unknown.length) invalid(`${descriptionPath}: unknown key(s) ${unknown.map((k) => JSON.stringify(k)).join(', ')}; the keys are ${KEYS.join(', ')}`);
+  const unknown = Object.keys(o).filter((k) => !DATASET_KEYS.includes(k));
+  if (unknown.length) invalid(`${descriptionPath}: unknown key(s) ${unknown.map((k) => JSON.stringify(k)).join(', ')}; the keys are ${DATASET_KEYS.join(', ')}`);
   if (o.schemaVersion !== 1) invalid(`${descriptionPath}: schemaVersion ${JSON.stringify(o.schemaVersion)} is not 1`);
   if (typeof o.name !== 'string' || o.name === '') invalid(`${descriptionPath}: "name" must be a non-empty string, not ${JSON.stringify(o.name)}`);
   const inputs = o.inputs as Record<string, unknown> | undefined;
