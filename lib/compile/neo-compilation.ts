@@ -4,14 +4,14 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { retryTransient } from '../core/retries';
-import { checkIntegerRange, isUnresolved, ProblemCollector } from '../core/errors';
+import { checkIntegerRange, isUnresolved, ProblemCollector, PropProblem } from '../core/errors';
 import { BundledHandler } from '../core/handler';
 import { NAME_PREFIX_MAX, NAME_PREFIX_PATTERN, VARIANT_NAME_MAX, VARIANT_NAME_PATTERN, slug } from '../core/naming';
 import { ArtifactStore, grantBucketObjectsRead, grantObjectRead } from '../package/artifact-store';
 import { acknowledge, nagResource } from '../core/acknowledgements';
 import { CompilerOptions } from './compiler-options';
 import { inputListProblems, renderDataInputConfig } from './input-shape';
-import { ModelSource, ModelSourceKind } from './model-source';
+import { ModelDescription, ModelSource, ModelSourceKind } from './model-source';
 import { TargetDevice } from './target';
 import { CompilationVariant, VariantFailurePolicy } from './variant';
 
@@ -443,6 +443,36 @@ function stripUndefined<T extends object>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }
 
+/**
+ * The problems of one variant on its own (its target, compiler options and name), under props
+ * relative to the variant: what a caller with its own path to the variant reports.
+ * @internal
+ */
+export function variantProblems(variant: CompilationVariant): PropProblem[] {
+  const problems = new ProblemCollector();
+  const target = variant.target;
+  if ((target.targetDevice === undefined) === (target.targetPlatform === undefined)) {
+    problems.add('target', { device: target.targetDevice, platform: target.targetPlatform },
+      'Give exactly one of device and platform: Neo compiles for a device or for a platform, never both.');
+    return problems.all;
+  }
+  const options = variant.compilerOptions ?? CompilerOptions.none();
+  problems.addAll('', options._problems(target));
+  const name = variant.name ?? defaultVariantName(target.label, options.label);
+  if (!isUnresolved(name) && (name.length > VARIANT_NAME_MAX || !VARIANT_NAME_PATTERN.test(name))) {
+    problems.add('name', name, `Use 1-${VARIANT_NAME_MAX} lower-case letters, digits and single dashes.`);
+  }
+  return problems.all;
+}
+
+/** The problems of a model description (framework version, inputs), under props relative to it. @internal */
+export function modelDescriptionProblems(d: ModelDescription): PropProblem[] {
+  const problems = new ProblemCollector();
+  if (d.frameworkVersion) problems.addAll('', d.frameworkVersion._problems(d.framework));
+  problems.addAll('', inputListProblems(d.framework, d.inputs ?? []));
+  return problems.all;
+}
+
 /** Validates every prop at once and resolves the variants. */
 function validate(
   scope: Construct,
@@ -471,8 +501,7 @@ function validate(
     }
   } else {
     const d = model.description!;
-    if (d.frameworkVersion) problems.addAll('model', d.frameworkVersion._problems(d.framework));
-    problems.addAll('model', inputListProblems(d.framework, d.inputs ?? []));
+    problems.addAll('model', modelDescriptionProblems(d));
     if (model.kind === ModelSourceKind.BUCKET && !isUnresolved(model.key) && !/\.tar\.gz$/.test(model.key!)) {
       problems.add('model.key', model.key, 'Neo reads one gzip-compressed tar archive: name a key ending in .tar.gz.');
     }
@@ -491,16 +520,10 @@ function validate(
     const prop = `variants[${i}]`;
     const target = variant.target;
     const options = variant.compilerOptions ?? CompilerOptions.none();
-    if ((target.targetDevice === undefined) === (target.targetPlatform === undefined)) {
-      problems.add(`${prop}.target`, { device: target.targetDevice, platform: target.targetPlatform },
-        'Give exactly one of device and platform: Neo compiles for a device or for a platform, never both.');
-      return;
-    }
-    problems.addAll(prop, options._problems(target));
+    const own = variantProblems(variant);
+    problems.addAll(prop, own);
+    if (own.some((p) => p.prop === 'target')) return;
     const name = variant.name ?? defaultVariantName(target.label, options.label);
-    if (!isUnresolved(name) && (name.length > VARIANT_NAME_MAX || !VARIANT_NAME_PATTERN.test(name))) {
-      problems.add(`${prop}.name`, name, `Use 1-${VARIANT_NAME_MAX} lower-case letters, digits and single dashes.`);
-    }
     if (byName.has(name)) {
       problems.add(`${prop}.name`, name, `variants[${byName.get(name)}] has the same name: give each variant its own name.`);
     }

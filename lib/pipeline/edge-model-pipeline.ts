@@ -22,7 +22,7 @@ import { PipelineStateMachine } from '../core/state-machine';
 import { addRegionProblems } from '../core/regions';
 import { AgentTopics } from '../core/topics';
 import { ModelDescription, ModelSource } from '../compile/model-source';
-import { NeoCompilation } from '../compile/neo-compilation';
+import { modelDescriptionProblems, NeoCompilation, variantProblems } from '../compile/neo-compilation';
 import { CompilationVariant } from '../compile/variant';
 import { AgentMode, EdgeAgentComponent } from '../device/edge-agent-component';
 import { CanaryClassData, CanaryStates } from '../evaluate/canary-states';
@@ -939,6 +939,7 @@ function validate(scope: Construct, props: EdgeModelPipelineProps, timeout: Dura
   const groups = new Map<string, string>();
   const variants = new Map<string, { deviceClass: string; request: string }>();
   const neo = props.deviceClasses.filter((c) => c.variants && c.variants.length > 0).length;
+  if (neo > 0) problems.addAll('model', modelDescriptionProblems(props.model));
   if (neo > 0 && neo < props.deviceClasses.length) {
     problems.add('deviceClasses', props.deviceClasses.map((c) => c.name), 'Compile every class with Neo, or none (an ONNX Runtime fleet): a run carries one kind of artifact.');
   }
@@ -959,10 +960,12 @@ function validate(scope: Construct, props: EdgeModelPipelineProps, timeout: Dura
       seen(r.thingGroupName, `ring ${j + 1} of ${c.name}`);
       if (r.deviceClass !== c.name) problems.add(`${p}.rings[${j}]`, r.deviceClass, `The ring is a fleet of class ${r.deviceClass}, not ${c.name}.`);
     });
-    for (const v of c.variants ?? []) {
+    (c.variants ?? []).forEach((v, j) => {
+      // What the compile stage would refuse, under the user's path to the variant: one error for every problem.
+      problems.addAll(`${p}.variants[${j}]`, variantProblems(v));
       if (!v.name) {
-        problems.add(`${p}.variants`, v.target.label, 'Name every variant of a pipeline (the name ties the variant to its class).');
-        continue;
+        problems.add(`${p}.variants[${j}].name`, v.target.label, 'Name every variant of a pipeline (the name ties the variant to its class).');
+        return;
       }
       // Classes may share a variant (one compile, one package, a component per class): the same name is the same compile.
       const earlier = variants.get(v.name);
@@ -970,7 +973,7 @@ function validate(scope: Construct, props: EdgeModelPipelineProps, timeout: Dura
         problems.add(`${p}.variants`, v.name, `${earlier.deviceClass} has a variant with the same name that compiles for another target or with other options: a name is one compile in the pipeline (share the variant, or rename one).`);
       }
       if (!earlier) variants.set(v.name, { deviceClass: c.name, request: compileRequest(v) });
-    }
+    });
     if (!isUnresolved(c.datasetPath) && !c.datasetPath.startsWith('/')) problems.add(`${p}.datasetPath`, c.datasetPath, 'Give the absolute path of dataset.json on the canary devices.');
   });
   const prefix = props.modelPrefix;

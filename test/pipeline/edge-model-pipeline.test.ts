@@ -4,6 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import {
   ArtifactStore,
   CompilationTarget,
+  CompilerOptions,
   ComponentArchitecture,
   ComponentOs,
   EdgeFleet,
@@ -362,5 +363,26 @@ describe('EdgeModelPipeline for a CI role and an operator', () => {
     expect(named('ModelPrefix')!.Value).toBe('models/cams/');
     expect(pipeline.approvalFunction).toBeDefined();
     expect(setup().pipeline().approvalFunction).toBeUndefined();
+  });
+});
+
+describe('EdgeModelPipeline reports every problem at once', () => {
+  test('pipeline, compile and model problems in one error, each under the user\'s own path', () => {
+    const message = problems(() => setup(({ fleet }) => ({
+      pipelineName: 'Bad_Name',
+      model: { framework: Framework.PYTORCH, inputs: [] },
+      deviceClasses: [
+        { name: 'rasp4b', platform: { os: ComponentOs.LINUX, architecture: ComponentArchitecture.AARCH64 }, variants: [{ name: 'rasp4b', target: CompilationTarget.device(TargetDevice.RASP4B) }],
+          canary: fleet('rasp4b', 'pi-canary'), rings: [fleet('rasp4b', 'pi-ring1')], datasetPath: '/opt/data/dataset.json' },
+        { name: 'jetson', platform: { os: ComponentOs.LINUX, architecture: ComponentArchitecture.AARCH64 },
+          variants: [{ name: 'jetson', target: CompilationTarget.device(TargetDevice.RASP4B), compilerOptions: CompilerOptions.nvidia({ gpuCode: 'sm_53', trtVersion: '7.1.3', cudaVersion: '10.2' }) }],
+          canary: fleet('jetson', 'jn-canary'), rings: [fleet('jetson', 'jn-ring1')], datasetPath: '/opt/data/dataset.json' },
+      ],
+    })).pipeline());
+    expect(message).toContain('pipelineName: got "Bad_Name"');
+    expect(message).toContain('deviceClasses[1].variants[0].compilerOptions: got');
+    expect(message).toMatch(/model\.inputs?\b/);
+    // Not the compile stage's own paths.
+    expect(message).not.toMatch(/Compile|^\s*variants\[/m);
   });
 });
