@@ -12,7 +12,8 @@ const out = join(here, 'dist', 'component');
 const pkg = JSON.parse(readFileSync(join(here, 'package.json'), 'utf8'));
 const natives = Object.keys(pkg.dependencies);
 
-rmSync(join(here, 'dist'), { recursive: true, force: true });
+// dist/runtimes (build-runtimes.mjs) is kept: it changes only with package-lock.json.
+rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 const result = await build({
   entryPoints: [join(here, 'src', 'cli.ts')],

@@ -2,7 +2,8 @@
 // bundles the Lambda handlers, installs the edge agent's own dependencies (device/, with its
 // native runtimes) and bundles the agent, so `npx cdk synth` and `npm test` work from a fresh clone.
 import { execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,3 +23,10 @@ if (!existsSync(installed) || statSync(installed).mtimeMs < statSync(lock).mtime
   run('npm', ['ci', '--no-audit', '--no-fund'], device, { ONNXRUNTIME_NODE_INSTALL: 'skip' });
 }
 run(process.execPath, [join(device, 'build.mjs')], device);
+// The agent's native runtimes per platform (component artifacts: devices install from the store
+// alone), rebuilt only when the lock file changes; npm takes them from its cache or the registry.
+const runtimes = join(device, 'dist', 'runtimes', 'runtimes.json');
+const lockHash = createHash('sha256').update(readFileSync(lock)).digest('hex');
+if (!existsSync(runtimes) || JSON.parse(readFileSync(runtimes, 'utf8')).lock !== lockHash) {
+  run(process.execPath, [join(device, 'build-runtimes.mjs')], device);
+}

@@ -10,7 +10,7 @@ import { isUnresolved, ProblemCollector } from '../core/errors';
 import { AgentTopics } from '../core/topics';
 import { EdgeFleet } from '../fleet/edge-fleet';
 import { grantBucketLocation } from '../package/artifact-store';
-import { ArtifactUnarchive, ComponentOs, ComponentRecipe } from '../package/recipe';
+import { ArtifactUnarchive, ComponentArchitecture, ComponentOs, ComponentRecipe } from '../package/recipe';
 
 /** What the agent does when the component runs. */
 export enum AgentMode {
@@ -60,24 +60,41 @@ export interface EdgeAgentComponentProps {
   readonly topicRoot?: string;
 }
 
-function agentBundle(): string {
+/** device/dist/{what}, from lib/ (this repository) or dist/lib/ (the package), holding `file`. */
+function deviceDist(what: string, file: string, fix: string): string {
   const candidates = [
-    path.join(__dirname, '..', '..', 'device', 'dist', 'component'),
-    path.join(__dirname, '..', '..', '..', 'device', 'dist', 'component'),
+    path.join(__dirname, '..', '..', 'device', 'dist', what),
+    path.join(__dirname, '..', '..', '..', 'device', 'dist', what),
   ];
-  for (const dir of candidates) if (fs.existsSync(path.join(dir, 'edge-agent.js'))) return dir;
-  throw new Error(`cdk-edge-model-pipeline: the edge agent bundle is missing (looked in ${candidates.join(' and ')}). Run "npm run build" in device/.`);
+  for (const dir of candidates) if (fs.existsSync(path.join(dir, file))) return dir;
+  throw new Error(`cdk-edge-model-pipeline: ${file} is missing (looked in ${candidates.join(' and ')}). ${fix}`);
+}
+
+function agentBundle(): string {
+  return deviceDist('component', 'edge-agent.js', 'Run "npm run build" in device/.');
+}
+
+/** The agent's native runtimes, one tar.gz per Linux architecture (device/build-runtimes.mjs). */
+function agentRuntimes(): { architecture: ComponentArchitecture; path: string }[] {
+  const dir = deviceDist('runtimes', 'runtimes.json', 'Run "node device/build-runtimes.mjs" (npm ci and npm run build do).');
+  const listed = JSON.parse(fs.readFileSync(path.join(dir, 'runtimes.json'), 'utf8')) as { runtimes: { architecture: ComponentArchitecture; file: string }[] };
+  return listed.runtimes.map((r) => ({ architecture: r.architecture, path: path.join(dir, r.file) }));
 }
 
 /**
  * The edge agent as a Greengrass v2 component: its one-file bundle is an
- * artifact, its Install step installs the native runtimes (ONNX Runtime,
- * koffi for DLR, the IoT device SDK) with npm, its Run step runs the agent in
- * the configured mode. IPC access covers the agent's own topics only.
+ * artifact, and so are its native runtimes (ONNX Runtime, koffi for DLR, the
+ * IoT device SDK), built for each Linux architecture they publish binaries for
+ * (aarch64, amd64): one manifest per architecture, whose Install step unpacks
+ * that architecture's runtimes into the component's work folder (no npm, no
+ * registry), and whose Run step runs the agent in the configured mode with
+ * them. IPC access covers the agent's own topics only.
  *
  * Deployments set `modelPath`, `datasetPath`, `runId`, `variant` and `mode`
  * through a configuration merge (serve mode: `deviceClass` too, the level of
- * the telemetry topic the device may publish on). The devices need Node.js 18 or later and npm.
+ * the telemetry topic the device may publish on). The devices need Node.js 18
+ * or later; a device of another architecture matches no manifest, and
+ * Greengrass refuses the deployment to it.
  *
  * The component version is derived from the bundle and recipe
  * (`1.0.{n}`), so it changes exactly when they do; old versions are retained,
@@ -93,6 +110,7 @@ export class EdgeAgentComponent extends Construct {
   /** The component version resource. */
   public readonly resource: greengrassv2.CfnComponentVersion;
   private readonly asset: s3assets.Asset;
+  private readonly runtimeAssets: s3assets.Asset[];
 
   constructor(scope: Construct, id: string, props: EdgeAgentComponentProps = {}) {
     super(scope, id);
@@ -109,9 +127,11 @@ export class EdgeAgentComponent extends Construct {
     problems.throwIfAny(this);
 
     this.asset = new s3assets.Asset(this, 'Bundle', { path: agentBundle() });
-    const artifactUri = `s3://${this.asset.s3BucketName}/${this.asset.s3ObjectKey}`;
+    const runtimes = agentRuntimes().map((r) => ({ ...r, asset: new s3assets.Asset(this, `Runtime-${r.architecture}`, { path: r.path }) }));
+    this.runtimeAssets = runtimes.map((r) => r.asset);
+    const uriOf = (asset: s3assets.Asset) => `s3://${asset.s3BucketName}/${asset.s3ObjectKey}`;
     const dir = `{artifacts:decompressedPath}/${path.basename(this.asset.s3ObjectKey, '.zip')}`;
-    const recipeProps = (version: string, uri: string) => ({
+    const recipeProps = (version: string, uri: (asset: s3assets.Asset) => string) => ({
       componentName,
       componentVersion: version,
       description: 'cdk-edge-model-pipeline edge agent: validates, benchmarks and serves models on the device',
@@ -133,27 +153,29 @@ export class EdgeAgentComponent extends Construct {
         operations: ['aws.greengrass#PublishToIoTCore'],
         resources: [`${topics.results}/*`, `${topics.telemetry}/*`],
       }],
-      manifests: [{
-        platform: { os: ComponentOs.LINUX },
+      // One manifest per architecture: its runtimes come from the store with the agent.
+      manifests: runtimes.map((r) => ({
+        platform: { os: ComponentOs.LINUX, architecture: r.architecture },
         lifecycle: {
-          environment: { ONNXRUNTIME_NODE_INSTALL: 'skip' },
-          install: `cp "${dir}/package.json" . && npm install --omit=dev --no-audit --no-fund --ignore-scripts`,
-          run: `node "${dir}/edge-agent.js" {configuration:/mode} --model "{configuration:/modelPath}" --dataset "{configuration:/datasetPath}"`
+          install: `tar -xzf "{artifacts:path}/${path.basename(r.asset.s3ObjectKey)}" -C "{work:path}"`,
+          // The bundle requires the runtimes by name: from the work folder, where Install unpacked them.
+          run: `NODE_PATH="{work:path}/node_modules" node "${dir}/edge-agent.js" {configuration:/mode} --model "{configuration:/modelPath}" --dataset "{configuration:/datasetPath}"`
             + ' --run-id "{configuration:/runId}" --variant "{configuration:/variant}" --iterations {configuration:/iterations} --inbox "{configuration:/inbox}"'
             + ' --topic-root "{configuration:/topicRoot}" --device-class "{configuration:/deviceClass}"',
         },
-        artifacts: [{ uri, unarchive: ArtifactUnarchive.ZIP }],
-      }],
+        artifacts: [{ uri: uri(this.asset), unarchive: ArtifactUnarchive.ZIP }, { uri: uri(r.asset), unarchive: ArtifactUnarchive.NONE }],
+      })),
     });
-    // The version follows the content: the bundle's hash and the recipe (with a stand-in
-    // for the artifact URI, whose bucket is a deploy-time token).
-    const fingerprint = `${this.asset.assetHash}:${new ComponentRecipe(recipeProps('0.0.0', 's3://bundle/agent.zip')).toJson()}`;
+    // The version follows the content: the bundle's and the runtimes' hashes and the recipe (with
+    // stand-ins for the artifact URIs, whose bucket is a deploy-time token).
+    const standIn = (asset: s3assets.Asset) => `s3://artifacts/${asset.s3ObjectKey}`;
+    const fingerprint = `${[this.asset, ...this.runtimeAssets].map((a) => a.assetHash).join(':')}:${new ComponentRecipe(recipeProps('0.0.0', standIn)).toJson()}`;
     const patch = parseInt(createHash('sha256').update(fingerprint).digest('hex').slice(0, 7), 16);
     this.componentName = componentName;
     this.topicRoot = topics.root;
     this.componentVersion = `1.0.${patch}`;
     this.resource = new greengrassv2.CfnComponentVersion(this, 'Resource', {
-      inlineRecipe: new ComponentRecipe(recipeProps(this.componentVersion, artifactUri)).toJson(),
+      inlineRecipe: new ComponentRecipe(recipeProps(this.componentVersion, uriOf)).toJson(),
     });
     this.resource.applyRemovalPolicy(RemovalPolicy.RETAIN);
     for (const fleet of props.fleets ?? []) this.addFleet(fleet);
@@ -169,14 +191,14 @@ export class EdgeAgentComponent extends Construct {
     fleet._allowAgentTopics(this.topicRoot);
   }
 
-  /** Lets `grantee` (a token exchange role) download the agent's artifact. */
+  /** Lets `grantee` (a token exchange role) download the agent's artifacts: its bundle and its runtimes. */
   public grantDownload(grantee: iam.IGrantable): iam.Grant {
     // The nucleus asks for the bucket's location before it downloads.
     grantBucketLocation(this.asset.bucket, grantee);
     return iam.Grant.addToPrincipal({
       grantee,
       actions: ['s3:GetObject'],
-      resourceArns: [this.asset.bucket.arnForObjects(this.asset.s3ObjectKey)],
+      resourceArns: [this.asset, ...this.runtimeAssets].map((a) => a.bucket.arnForObjects(a.s3ObjectKey)),
     });
   }
 }

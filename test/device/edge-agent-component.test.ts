@@ -47,10 +47,19 @@ describe('EdgeAgentComponent', () => {
         },
       },
     });
-    const manifest = recipe.Manifests[0];
-    expect(manifest.Lifecycle.Install.Script).toMatch(/npm install --omit=dev .*--ignore-scripts/);
-    expect(manifest.Lifecycle.Run.Script).toMatch(/^node ".*\/edge-agent\.js" \{configuration:\/mode\} --model "\{configuration:\/modelPath\}"/);
-    expect(manifest.Artifacts[0].URI).toMatch(/^s3:\/\/cdk-[a-z0-9]+-assets-111122223333-eu-west-1\/[0-9a-f]{64}\.zip$/);
+    // One manifest per architecture the runtimes have binaries for; no npm on the device.
+    expect(recipe.Manifests.map((m) => (m as unknown as { Platform: Record<string, string> }).Platform)).toEqual([{ os: 'linux', architecture: 'aarch64' }, { os: 'linux', architecture: 'amd64' }]);
+    for (const manifest of recipe.Manifests) {
+      expect(manifest.Lifecycle.Install.Script).toMatch(/^tar -xzf "\{artifacts:path\}\/[0-9a-f]{64}\.gz" -C "\{work:path\}"$/);
+      expect(manifest.Lifecycle.Install.Script).not.toMatch(/npm/);
+      expect(manifest.Lifecycle.Run.Script).toMatch(/^NODE_PATH="\{work:path\}\/node_modules" node ".*\/edge-agent\.js" \{configuration:\/mode\} --model "\{configuration:\/modelPath\}"/);
+      expect(manifest.Artifacts.map((a) => a.URI)).toEqual([
+        expect.stringMatching(/^s3:\/\/cdk-[a-z0-9]+-assets-111122223333-eu-west-1\/[0-9a-f]{64}\.zip$/),
+        expect.stringMatching(/^s3:\/\/cdk-[a-z0-9]+-assets-111122223333-eu-west-1\/[0-9a-f]{64}\.gz$/),
+      ]);
+    }
+    // Each architecture its own runtimes.
+    expect(new Set(recipe.Manifests.map((m) => m.Artifacts[1].URI)).size).toBe(2);
     expect(agent.componentVersion).toMatch(/^1\.0\.\d+$/);
   });
 
@@ -64,11 +73,12 @@ describe('EdgeAgentComponent', () => {
     Template.fromStack(stack).hasResource('AWS::GreengrassV2::ComponentVersion', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
   });
 
-  test('the fleet\'s devices may download the bundle, and nothing else of the asset bucket', () => {
+  test('the fleet\'s devices may download the bundle and the runtimes, and nothing else of the asset bucket', () => {
     const { stack } = setup();
     const all = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy')).map((p) => JSON.stringify(p));
     const tes = all.find((p) => p.includes('FleetTokenExchangeRole'))!;
-    expect(tes).toMatch(/"Action":"s3:GetObject","Effect":"Allow","Resource":\{"Fn::Join":\["",\["arn:",\{"Ref":"AWS::Partition"\},":s3:::",\{"Fn::Sub":"cdk-[a-z0-9]+-assets-\$\{AWS::AccountId\}-\$\{AWS::Region\}"\},"\/[0-9a-f]{64}\.zip"\]\]\}/);
+    const object = (ext: string) => `\\{"Fn::Join":\\["",\\["arn:",\\{"Ref":"AWS::Partition"\\},":s3:::",\\{"Fn::Sub":"cdk-[a-z0-9]+-assets-\\$\\{AWS::AccountId\\}-\\$\\{AWS::Region\\}"\\},"\\/[0-9a-f]{64}\\.${ext}"\\]\\]\\}`;
+    expect(tes).toMatch(new RegExp(`"Action":"s3:GetObject","Effect":"Allow","Resource":\\[${object('zip')},${object('gz')},${object('gz')}\\]`));
   });
 
   test('the devices\' IoT policy lets them publish the agent\'s topics under their own thing names', () => {
@@ -105,7 +115,7 @@ describe('EdgeAgentComponent', () => {
     agent.addFleet(new EdgeFleet(stack, 'Fleet', { deviceClass: 'rasp4b', thingNamePrefix: 'pi-', store }));
     const t = Template.fromStack(stack);
     expect(JSON.stringify(t.findResources('AWS::IoT::Policy'))).toContain(':topic/edge-model-pipeline/Prod/cams/telemetry/rasp4b/pi-*');
-    expect(JSON.stringify(t.findResources('AWS::IAM::Policy'))).toMatch(/"Action":"s3:GetObject","Effect":"Allow","Resource":\{"Fn::Join":\["",\["arn:",\{"Ref":"AWS::Partition"\},":s3:::",\{"Fn::Sub":"cdk-[a-z0-9]+-assets-/);
+    expect(JSON.stringify(t.findResources('AWS::IAM::Policy'))).toMatch(/"Action":"s3:GetObject","Effect":"Allow","Resource":\[\{"Fn::Join":\["",\["arn:",\{"Ref":"AWS::Partition"\},":s3:::",\{"Fn::Sub":"cdk-[a-z0-9]+-assets-/);
   });
 
   test('a topic root with wildcards, a leading $ or too many levels is refused, naming it', () => {
