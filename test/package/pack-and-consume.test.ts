@@ -62,9 +62,10 @@ beforeAll(() => {
   ].join('\n'));
 }, 120_000);
 
-test('the package ships its built library, handlers, edge agent, jsii assembly, LICENSE and NOTICE, and no source or test', () => {
+test('the package ships its built library, handlers, edge agent and its runtimes, jsii assembly, LICENSE and NOTICE, and no source or test', () => {
   for (const f of ['package.json', 'README.md', 'LICENSE', 'NOTICE', '.jsii', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/lib/core/errors.d.ts',
-    'dist/lambda/quality-gate/index.js', 'dist/lambda/THIRD-PARTY-LICENSES.txt', 'device/dist/component/edge-agent.js', 'device/dist/component/THIRD-PARTY-LICENSES.txt']) {
+    'dist/lambda/quality-gate/index.js', 'dist/lambda/THIRD-PARTY-LICENSES.txt', 'device/dist/component/edge-agent.js', 'device/dist/component/THIRD-PARTY-LICENSES.txt', 'device/dist/component/dataset.schema.json',
+    'device/dist/runtimes/runtimes.json', 'device/dist/runtimes/runtime-linux-aarch64.tar.gz', 'device/dist/runtimes/runtime-linux-amd64.tar.gz']) {
     expect(files).toContain(f);
   }
   expect(files.filter((f) => /^(lib|lambda|test|bench|examples|scripts)\//.test(f) || /\.test\./.test(f))).toEqual([]);
