@@ -975,6 +975,8 @@ function validate(scope: Construct, props: EdgeModelPipelineProps, timeout: Dura
       if (!earlier) variants.set(v.name, { deviceClass: c.name, request: compileRequest(v) });
     });
     if (!isUnresolved(c.datasetPath) && !c.datasetPath.startsWith('/')) problems.add(`${p}.datasetPath`, c.datasetPath, 'Give the absolute path of dataset.json on the canary devices.');
+    // The canary's states read it from the class's data: checked here, as CanaryEvaluation checks its own.
+    checkIntegerRange(problems, `${p}.quorumPercentage`, c.quorumPercentage, 1, 100);
   });
   const prefix = props.modelPrefix;
   if (prefix !== undefined && !isUnresolved(prefix) && (!prefix.startsWith(ArtifactStore.MODEL_PREFIX) || !prefix.endsWith('/') || prefix.includes('.registry/') || /\/\//.test(prefix))) {

@@ -106,6 +106,14 @@ describe('EdgeModelPipeline refuses bad props at synth', () => {
     expect(message).toContain('rasp4b has a variant with the same name');
   });
 
+  test('a canary quorum outside 1 to 100 %', () => {
+    for (const quorumPercentage of [0, 101, 50.5]) {
+      expect(problems(() => setup(({ fleet }) => ({
+        deviceClasses: [{ name: 'rasp4b', platform: { os: ComponentOs.LINUX, architecture: ComponentArchitecture.AARCH64 }, canary: fleet('rasp4b', 'pi-canary'), rings: [fleet('rasp4b', 'pi-ring1')], datasetPath: '/opt/data/dataset.json', quorumPercentage }],
+      })).pipeline())).toContain(`deviceClasses[0].quorumPercentage: got ${quorumPercentage}. Use a whole number from 1 to 100`);
+    }
+  });
+
   test('a pipeline name that cannot prefix job names', () => {
     expect(problems(() => setup(() => ({ pipelineName: 'My_Pipeline' })).pipeline())).toContain('pipelineName: got "My_Pipeline"');
   });
