@@ -109,8 +109,50 @@ export class CanaryStates {
       ? { ...Object.fromEntries(CLASS_KEYS.map((k) => [k, { path: `${CANARY_CLASS_PATH}.${k}` }])) as unknown as Values, ...timeouts }
       : { ...o.target, ...timeouts };
     this.t = t;
+    o.results._control.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['iot:ListThingsInThingGroup'], resources: o.fleets.map((f) => f.thingGroupArn) }));
+    const register = this.evaluateCandidate();
+    const perCandidate = new sfn.Map(scope, 'EvaluateCandidates', {
+      stateName: o.stateName('EvaluateCandidates'),
+      comment: 'One candidate at a time: a deployment holds one version of the model component',
+      itemsPath: o.candidatesPath,
+      itemSelector: { 'runId.$': '$.runId', ...(fromInput ? { 'canaryClass.$': CANARY_CLASS_PATH } : {}), 'candidate.$': '$$.Map.Item.Value' },
+      maxConcurrency: 1,
+      // A class read from the input is named by the Pass that ends the canary (a selector sees only the result).
+      ...(!fromInput ? { resultSelector: { 'deviceClass': t.deviceClass, 'variants.$': '$' }, resultPath: o.outputPath } : { resultPath: `${o.outputPath}.variants` }),
+    });
+    perCandidate.itemProcessor(register);
+    const { before, restored } = this.putBackAfterwards(perCandidate);
+
+    const { deploymentsArn, jobsArn } = deploymentArns(scope);
+    const stack = Stack.of(scope);
+    acknowledge(stack, 'IOT_JOBS', [nagResource(scope, jobsArn)]);
+    acknowledge(stack, 'GREENGRASS_DEPLOYMENTS', [nagResource(scope, deploymentsArn)]);
+    for (const f of o.fleets) acknowledge(stack, 'FLEET_THINGS', [nagResource(scope, f.thingArnPattern())]);
+    acknowledge(stack, 'LAMBDA_INVOKE_VERSIONS', [nagResource(scope, `${o.results._control.function.functionArn}:*`)]);
+    this.startState = before;
+    if (!fromInput) {
+      this.endStates = [restored];
+    } else {
+      const evaluated = new sfn.Pass(scope, 'CanaryEvaluated', {
+        stateName: o.stateName('CanaryEvaluated'),
+        parameters: { 'deviceClass.$': (t.deviceClass as { path: string }).path, 'variants.$': `${o.outputPath}.variants` },
+        resultPath: o.outputPath,
+        // The output of a Map item: the class's canary alone.
+        outputPath: o.outputPath,
+      });
+      restored.next(evaluated);
+      this.endStates = [evaluated];
+    }
+  }
+
+  /**
+   * One candidate on the canary group: register who must report, configure the agent, deploy the
+   * candidate with it, and wait for the results (at the timeout, go on when the quorum reported).
+   * Returns the first state; the last is CandidateEvaluated, the candidate's outcome.
+   */
+  private evaluateCandidate(): sfn.State {
+    const { scope, o, t } = this;
     const control = o.results._control;
-    control.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['iot:ListThingsInThingGroup'], resources: o.fleets.map((f) => f.thingGroupArn) }));
     const register = control.invoke(scope, 'RegisterCanary', {
       stateName: o.stateName('RegisterCanary'),
       payload: {
@@ -171,39 +213,7 @@ export class CanaryStates {
     components?.next(deploy);
     deploy.next(wait).next(done);
     close.next(done);
-
-    const perCandidate = new sfn.Map(scope, 'EvaluateCandidates', {
-      stateName: o.stateName('EvaluateCandidates'),
-      comment: 'One candidate at a time: a deployment holds one version of the model component',
-      itemsPath: o.candidatesPath,
-      itemSelector: { 'runId.$': '$.runId', ...(fromInput ? { 'canaryClass.$': CANARY_CLASS_PATH } : {}), 'candidate.$': '$$.Map.Item.Value' },
-      maxConcurrency: 1,
-      // A class read from the input is named by the Pass that ends the canary (a selector sees only the result).
-      ...(!fromInput ? { resultSelector: { 'deviceClass': t.deviceClass, 'variants.$': '$' }, resultPath: o.outputPath } : { resultPath: `${o.outputPath}.variants` }),
-    });
-    perCandidate.itemProcessor(register);
-    const { before, restored } = this.putBackAfterwards(perCandidate);
-
-    const { deploymentsArn, jobsArn } = deploymentArns(scope);
-    const stack = Stack.of(scope);
-    acknowledge(stack, 'IOT_JOBS', [nagResource(scope, jobsArn)]);
-    acknowledge(stack, 'GREENGRASS_DEPLOYMENTS', [nagResource(scope, deploymentsArn)]);
-    for (const f of o.fleets) acknowledge(stack, 'FLEET_THINGS', [nagResource(scope, f.thingArnPattern())]);
-    acknowledge(stack, 'LAMBDA_INVOKE_VERSIONS', [nagResource(scope, `${control.function.functionArn}:*`)]);
-    this.startState = before;
-    if (!fromInput) {
-      this.endStates = [restored];
-    } else {
-      const evaluated = new sfn.Pass(scope, 'CanaryEvaluated', {
-        stateName: o.stateName('CanaryEvaluated'),
-        parameters: { 'deviceClass.$': (t.deviceClass as { path: string }).path, 'variants.$': `${o.outputPath}.variants` },
-        resultPath: o.outputPath,
-        // The output of a Map item: the class's canary alone.
-        outputPath: o.outputPath,
-      });
-      restored.next(evaluated);
-      this.endStates = [evaluated];
-    }
+    return register;
   }
 
   /** The candidate's components: the model component at the candidate's version, and the agent in benchmark mode. */
