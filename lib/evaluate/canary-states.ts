@@ -5,6 +5,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { acknowledge, nagResource } from '../core/acknowledgements';
 import { retryTransient } from '../core/retries';
+import { argument, field, isPath, StateValue } from '../core/state-values';
 import { EdgeAgentComponent } from '../device/edge-agent-component';
 import { EdgeFleet } from '../fleet/edge-fleet';
 import { createDeploymentTask, deploymentArns, deploymentClientToken } from '../fleet/deployment';
@@ -20,9 +21,6 @@ export enum CanaryEvaluationError {
   /** The canary thing group has no devices. */
   GROUP_EMPTY = 'CanaryGroupEmpty',
 }
-
-/** A value of a canary: written in the definition, or read from the state's input (a JSONPath). @internal */
-export type CanaryValue<T> = T | { readonly path: string };
 
 /**
  * The canary group and the class it evaluates, as data: what a canary of a Map over classes
@@ -71,21 +69,7 @@ export interface CanaryStatesOptions {
   readonly outputPath: string;
 }
 
-type Values = { readonly [K in keyof CanaryClassData]: CanaryValue<CanaryClassData[K]> } & CanaryTimeouts & { readonly jobTimeoutMinutes: number };
-
-function isPath(value: unknown): value is { readonly path: string } {
-  return typeof value === 'object' && value !== null && typeof (value as { path?: unknown }).path === 'string';
-}
-
-/** `{ key: value }` for a literal, `{ 'key.$': path }` for a value read from the input. */
-function field(key: string, value: CanaryValue<string | number>): { [key: string]: unknown } {
-  return isPath(value) ? { [`${key}.$`]: value.path } : { [key]: value };
-}
-
-/** A value as an argument of an intrinsic function: a quoted literal (names hold no quote), or a path. */
-function argument(value: CanaryValue<string>): string {
-  return isPath(value) ? value.path : `'${value}'`;
-}
+type Values = { readonly [K in keyof CanaryClassData]: StateValue<CanaryClassData[K]> } & CanaryTimeouts & { readonly jobTimeoutMinutes: number };
 
 /**
  * The states of one class's canary: what the group runs before, then each candidate in turn

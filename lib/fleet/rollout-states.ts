@@ -5,6 +5,7 @@ import { Construct } from 'constructs';
 import { acknowledge, nagResource } from '../core/acknowledgements';
 import { BundledHandler } from '../core/handler';
 import { retryTransient } from '../core/retries';
+import { argument, field, isPath, StateValue } from '../core/state-values';
 import { createDeploymentTask, deploymentArns, deploymentClientToken } from './deployment';
 import { EdgeFleet } from './edge-fleet';
 import { AbortCriteria, FleetRolloutError, Rollout, RolloutFailureType } from './rollout';
@@ -15,8 +16,8 @@ import { AbortCriteria, FleetRolloutError, Rollout, RolloutFailureType } from '.
  */
 const JOB_WAIT_SECONDS = 600;
 
-/** A value of the rollout: written in the definition, or read from the state's input (a JSONPath). @internal */
-export type GroupValue = string | { readonly path: string };
+/** A value of the rollout's target: written in the definition, or read from the state's input. @internal */
+export type GroupValue = StateValue<string>;
 
 /** The thing group a rollout deploys to. @internal */
 export interface RolloutTarget {
@@ -88,19 +89,6 @@ export interface RolloutStatesOptions {
   readonly recordHealthy: boolean;
 }
 
-/** `{ key: value }` for a literal, `{ 'key.$': path }` for a value read from the input. */
-function field(key: string, value: GroupValue | number | Record<string, unknown>): { [key: string]: unknown } {
-  return isPath(value) ? { [`${key}.$`]: value.path } : { [key]: value };
-}
-
-function isPath(value: unknown): value is { readonly path: string } {
-  return typeof value === 'object' && value !== null && typeof (value as { path?: unknown }).path === 'string' && Object.keys(value).length === 1;
-}
-
-/** A value as an argument of an intrinsic function: a quoted literal (thing group names hold no quote), or a path. */
-function argument(value: GroupValue): string {
-  return typeof value === 'string' ? `'${value}'` : value.path;
-}
 
 /**
  * The states of one rollout to one thing group: prepare (the last good release, the deadlines),

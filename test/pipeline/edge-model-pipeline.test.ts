@@ -351,12 +351,12 @@ describe('EdgeModelPipeline for a CI role and an operator', () => {
     const account = Account.of(Template.fromStack(s.stack).toJSON() as never);
     const ci = account.role('Ci').arn;
     const [bucket] = storeBucketsOf(account);
-    const object = (key: string) => `arn:aws:s3:::${bucket}/${key}`;
+    const object = (key: string) => `arn:${TEST_ENV.partition}:s3:::${bucket}/${key}`;
     const machine = Object.keys(Template.fromStack(s.stack).findResources('AWS::StepFunctions::StateMachine')).find((id) => id.startsWith('PipelineStateMachine'))!;
     const allowed = async (action: string, resource: string) => (await account.authorize({ principal: ci, action, resource })).allowed;
     expect(await allowed('s3:PutObject', object('models/cams/v7/model.onnx'))).toBe(true);
     expect(await allowed('s3:AbortMultipartUpload', object('models/cams/v7/model.onnx'))).toBe(true);
-    expect(await allowed('states:StartExecution', `arn:aws:states:${TEST_ENV.region}:${TEST_ENV.account}:stateMachine:${machine}`)).toBe(true);
+    expect(await allowed('states:StartExecution', `arn:${TEST_ENV.partition}:states:${TEST_ENV.region}:${TEST_ENV.account}:stateMachine:${machine}`)).toBe(true);
     expect(await allowed('s3:PutObject', object('models/other/v7/model.onnx'))).toBe(false);
     expect(await allowed('s3:PutObject', object('reports/run-1/report.html'))).toBe(false);
     expect(await allowed('s3:GetObject', object('models/cams/v7/model.onnx'))).toBe(false);
